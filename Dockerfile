@@ -1,0 +1,29 @@
+# syntax=docker/dockerfile:1
+# graphql-payments: build a wheel with its dependencies, then run it as a non-root user.
+
+FROM python:3.11-slim AS build
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY graphql_payments ./graphql_payments
+RUN python -m venv /opt/venv \
+ && /opt/venv/bin/pip install --upgrade pip \
+ && /opt/venv/bin/pip install '.[postgres]'
+
+FROM python:3.11-slim
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PAYMENTS_HOST=0.0.0.0 \
+    PAYMENTS_PORT=8000 \
+    PAYMENTS_DATABASE_URL=sqlite+aiosqlite:////data/payments.db
+RUN useradd --system --uid 10001 --home-dir /data --create-home payments
+COPY --from=build /opt/venv /opt/venv
+USER payments
+WORKDIR /data
+VOLUME ["/data"]
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s \
+  CMD ["python", "-c", "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/health').status != 200)"]
+ENTRYPOINT ["graphql-payments"]
+CMD ["serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -1,0 +1,5 @@
+import sys
+
+from graphql_payments.cli import main
+
+sys.exit(main())

@@ -1,0 +1,146 @@
+"""Turn request headers into a `Principal`.
+
+Two ways in:
+
+* `Authorization: Bearer <JWT>`: HS256 with `PAYMENTS_JWT_SECRET`, or RS256 with
+  `PAYMENTS_JWT_PUBLIC_KEY`. The user id and role come from Hasura's claims namespace
+  (`https://hasura.io/jwt/claims`) when present, else from `sub` (role `user`).
+* `X-Payments-Secret` equal to `PAYMENTS_SHARED_SECRET` (trusted callers such as Hasura): only
+  then are `x-hasura-user-id` and `x-hasura-role` read. Without the secret those headers are
+  ignored, since any client can send them.
+
+No credentials at all is an anonymous caller (None). Credentials that are present but wrong
+raise UnauthenticatedError, never a silent downgrade to anonymous.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from graphql_payments.config import Settings
+from graphql_payments.errors import ForbiddenError, UnauthenticatedError
+
+HASURA_CLAIMS = "https://hasura.io/jwt/claims"
+USER = "user"
+ADMIN = "admin"
+ANONYMOUS = "anonymous"
+ROLES = frozenset({USER, ADMIN})
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    user_id: str | None
+    role: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == ADMIN
+
+    def require_user_id(self) -> str:
+        if self.user_id is None:
+            raise ForbiddenError("This operation needs a user id.")
+        return self.user_id
+
+    def acting_for(self, user_id: str | None) -> str:
+        """The user an operation applies to: yourself, or anyone for an admin."""
+        if user_id is None or user_id == self.user_id:
+            return self.require_user_id()
+        if not self.is_admin:
+            raise ForbiddenError("Only an admin may act for another user.")
+        return user_id
+
+
+def _role(value: Any) -> str:
+    role = str(value or USER).lower()
+    if role not in ROLES:
+        raise ForbiddenError(f"Role {role!r} may not use this API.")
+    return role
+
+
+def _from_claims(claims: Mapping[str, Any], requested_role: str | None) -> Principal:
+    hasura = claims.get(HASURA_CLAIMS)
+    if isinstance(hasura, Mapping):
+        user_id = hasura.get("x-hasura-user-id") or claims.get("sub")
+        allowed = [str(r).lower() for r in hasura.get("x-hasura-allowed-roles") or []]
+        role = str(hasura.get("x-hasura-default-role") or USER).lower()
+        if requested_role:
+            if requested_role.lower() not in allowed:
+                raise ForbiddenError(f"Role {requested_role!r} is not allowed for this token.")
+            role = requested_role.lower()
+    else:
+        user_id = claims.get("sub")
+        role = USER
+    if not user_id:
+        raise UnauthenticatedError("The token names no user (sub or x-hasura-user-id).")
+    return Principal(user_id=str(user_id), role=_role(role))
+
+
+def decode_token(token: str, settings: Settings) -> dict[str, Any]:
+    keys: list[tuple[Any, str]] = []
+    if settings.jwt_secret is not None:
+        keys.append((settings.jwt_secret.get_secret_value(), "HS256"))
+    if settings.jwt_public_key:
+        keys.append((settings.jwt_public_key, "RS256"))
+    if not keys:
+        raise UnauthenticatedError("Bearer tokens are not accepted: no JWT key is configured.")
+    try:
+        algorithm = jwt.get_unverified_header(token).get("alg")
+    except jwt.PyJWTError:
+        raise UnauthenticatedError("Malformed bearer token.") from None
+    for key, alg in keys:
+        if alg != algorithm:
+            continue
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=[alg],
+                audience=settings.jwt_audience,
+                issuer=settings.jwt_issuer,
+                options={
+                    "require": ["exp"],
+                    "verify_aud": settings.jwt_audience is not None,
+                    "verify_iss": settings.jwt_issuer is not None,
+                },
+            )
+        except jwt.ExpiredSignatureError:
+            raise UnauthenticatedError("The bearer token has expired.") from None
+        except jwt.PyJWTError as exc:
+            raise UnauthenticatedError(f"Invalid bearer token: {exc}.") from None
+        return claims
+    raise UnauthenticatedError(f"Bearer tokens signed with {algorithm!r} are not accepted.")
+
+
+def _trusted(headers: Mapping[str, str], settings: Settings) -> bool:
+    given = headers.get("x-payments-secret")
+    if given is None or settings.shared_secret is None:
+        return False
+    expected = settings.shared_secret.get_secret_value()
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise UnauthenticatedError("Invalid X-Payments-Secret.")
+    return True
+
+
+def authenticate(headers: Mapping[str, str], settings: Settings) -> Principal | None:
+    """The caller of a request with these (lower-case) headers; None when anonymous."""
+    authorization = headers.get("authorization")
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise UnauthenticatedError("Authorization must be 'Bearer <token>'.")
+        requested = headers.get("x-hasura-role") if _trusted(headers, settings) else None
+        return _from_claims(decode_token(token.strip(), settings), requested)
+    if _trusted(headers, settings):
+        if (headers.get("x-hasura-role") or "").lower() == ANONYMOUS:
+            return None
+        role = _role(headers.get("x-hasura-role"))
+        user_id = headers.get("x-hasura-user-id") or None
+        if user_id is None and role != ADMIN:
+            raise UnauthenticatedError("A trusted call as a user needs x-hasura-user-id.")
+        return Principal(user_id=user_id, role=role)
+    return None

@@ -1,0 +1,1 @@
+"""Credits: the packages for sale and the ledger of what each user holds."""

@@ -1,0 +1,34 @@
+"""The `credit_entries` table: an immutable ledger of credit movements.
+
+A balance is the sum of a user's entries. Each entry is unique per (payment, reason,
+reference), so whatever arrives twice, a payment credits at most once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import BigInteger, Enum, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from graphql_payments.db import Base, UTCDateTime, utcnow
+
+
+class EntryReason(enum.Enum):
+    PURCHASE = "PURCHASE"
+
+
+class CreditEntry(Base):
+    __tablename__ = "credit_entries"
+    __table_args__ = (UniqueConstraint("payment_id", "reason", "reference"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(String(128), index=True)
+    delta: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[EntryReason] = mapped_column(
+        Enum(EntryReason, native_enum=False, length=32, validate_strings=True)
+    )
+    payment_id: Mapped[str | None] = mapped_column(ForeignKey("payments.id"))
+    reference: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

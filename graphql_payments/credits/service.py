@@ -1,0 +1,223 @@
+"""Credit packages, prices, checkout for a credit purchase, balances and the ledger check."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from math import gcd
+from urllib.parse import urlsplit
+
+from graphql_payments import idempotency
+from graphql_payments.config import CreditPackage, Settings
+from graphql_payments.credits import repository as ledger
+from graphql_payments.customers.service import ensure_customer
+from graphql_payments.db import Database
+from graphql_payments.errors import NotFoundError, ValidationError
+from graphql_payments.gateway import PAYMENT_ID_KEY, PaymentGateway
+from graphql_payments.money import exponent, format_amount
+from graphql_payments.payments import repository as payments
+from graphql_payments.payments.models import Payment, PaymentKind, PaymentStatus, new_payment_id
+
+log = logging.getLogger(__name__)
+
+MAX_URL_LENGTH = 2048
+STRIPE_MAX_AMOUNT = 99_999_999
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    credits: int
+    amount: int
+    currency: str
+    package_id: str | None
+    name: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutRequest:
+    success_url: str
+    cancel_url: str
+    idempotency_key: str
+    package_id: str | None = None
+    credits: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutOutcome:
+    payment: Payment
+    checkout_url: str
+    session_id: str
+
+
+def check_redirect_url(url: str, *, field: str, allowed_hosts: list[str]) -> str:
+    parts = urlsplit(url.strip())
+    if (
+        len(url) > MAX_URL_LENGTH
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or any(c.isspace() for c in url.strip())
+    ):
+        raise ValidationError(f"{field} must be an absolute http(s) URL.", field=field)
+    if allowed_hosts and parts.hostname.lower() not in allowed_hosts:
+        raise ValidationError(
+            f"{field} must point at one of: {', '.join(allowed_hosts)}.", field=field
+        )
+    return url.strip()
+
+
+class CreditService:
+    def __init__(self, db: Database, gateway: PaymentGateway, settings: Settings) -> None:
+        self.db = db
+        self.gateway = gateway
+        self.settings = settings
+
+    def packages(self) -> list[CreditPackage]:
+        return list(self.settings.credit_packages)
+
+    def credits_step(self) -> int:
+        """Custom amounts come in multiples of this, so each prices to whole minor units."""
+        minor_per_unit = 10 ** exponent(self.settings.currency)
+        per_unit = self.settings.credits_per_unit
+        return per_unit // gcd(per_unit, minor_per_unit)
+
+    def quote(self, *, package_id: str | None, credits: int | None) -> Quote:
+        """The price of a package or of a custom number of credits."""
+        if (package_id is None) == (credits is None):
+            raise ValidationError("Give exactly one of packageId and credits.", field="packageId")
+        if package_id is not None:
+            package = self.settings.package(package_id)
+            if package is None:
+                raise NotFoundError(f"No credit package {package_id!r}.")
+            return Quote(
+                credits=package.credits,
+                amount=package.amount,
+                currency=package.currency,
+                package_id=package.id,
+                name=package.name,
+                description=package.description,
+            )
+        assert credits is not None
+        currency = self.settings.currency
+        if credits <= 0:
+            raise ValidationError("credits must be a positive number.", field="credits")
+        step = self.credits_step()
+        if credits % step:
+            raise ValidationError(f"credits must be a multiple of {step}.", field="credits")
+        amount = credits * 10 ** exponent(currency) // self.settings.credits_per_unit
+        low, high = self.settings.min_payment_amount, self.settings.max_payment_amount
+        if not low <= amount <= min(high, STRIPE_MAX_AMOUNT):
+            raise ValidationError(
+                f"{credits} credits cost {format_amount(amount, currency)}; a payment must be "
+                f"between {format_amount(low, currency)} and {format_amount(high, currency)}.",
+                field="credits",
+            )
+        return Quote(
+            credits=credits,
+            amount=amount,
+            currency=currency,
+            package_id=None,
+            name=f"{credits} credits",
+            description=f"{credits} credits for {format_amount(amount, currency)}",
+        )
+
+    async def checkout(self, user_id: str, request: CheckoutRequest) -> CheckoutOutcome:
+        """Create (or, for a repeated idempotency key, return) a Checkout for credits.
+
+        Our PENDING payment is committed before Stripe is called, and Stripe gets an
+        idempotency key derived from it, so a retry after a Stripe failure or timeout finishes
+        the same payment with one Checkout Session.
+        """
+        key = idempotency.check_key(request.idempotency_key)
+        quote = self.quote(package_id=request.package_id, credits=request.credits)
+        hosts = self.settings.checkout_allowed_hosts
+        success_url = check_redirect_url(
+            request.success_url, field="successUrl", allowed_hosts=hosts
+        )
+        cancel_url = check_redirect_url(request.cancel_url, field="cancelUrl", allowed_hosts=hosts)
+        digest = idempotency.request_hash(
+            {
+                "package_id": quote.package_id,
+                "credits": quote.credits,
+                "amount": quote.amount,
+                "currency": quote.currency,
+                "success_url": success_url,
+                "cancel_url": cancel_url,
+            }
+        )
+        payment = await self._payment_for_key(user_id, key, digest, quote)
+        if payment.stripe_checkout_session_id and payment.checkout_url:
+            return CheckoutOutcome(
+                payment, payment.checkout_url, payment.stripe_checkout_session_id
+            )
+
+        customer_id = await ensure_customer(self.db, self.gateway, user_id)
+        checkout = await self.gateway.create_checkout_session(
+            amount=payment.amount,
+            currency=payment.currency,
+            name=quote.name,
+            description=quote.description or None,
+            customer_id=customer_id,
+            success_url=success_url,
+            cancel_url=cancel_url,
+            metadata={PAYMENT_ID_KEY: payment.id, "payments_user_id": user_id},
+            client_reference_id=payment.id,
+            idempotency_key=f"checkout-{payment.id}",
+        )
+        async with self.db.transaction() as session:
+            stored = await payments.get(session, payment.id, lock=True)
+            assert stored is not None
+            if stored.stripe_checkout_session_id is None:
+                stored.stripe_checkout_session_id = checkout.id
+            stored.checkout_url = stored.checkout_url or checkout.url
+            stored.stripe_customer_id = stored.stripe_customer_id or customer_id
+            await session.flush()
+        return CheckoutOutcome(stored, stored.checkout_url or "", stored.stripe_checkout_session_id)
+
+    async def _payment_for_key(self, user_id: str, key: str, digest: str, quote: Quote) -> Payment:
+        async with self.db.transaction() as session:
+            scope = {"scope": "checkout", "user_id": user_id, "key": key, "digest": digest}
+            existing = await idempotency.find(session, **scope)
+            if existing is None:
+                payment_id = new_payment_id()
+                if await idempotency.claim(session, **scope, resource_id=payment_id):
+                    return await payments.add(
+                        session,
+                        Payment(
+                            id=payment_id,
+                            user_id=user_id,
+                            kind=PaymentKind.CREDIT_PURCHASE,
+                            status=PaymentStatus.PENDING,
+                            amount=quote.amount,
+                            currency=quote.currency,
+                            credits=quote.credits,
+                            package_id=quote.package_id,
+                            description=quote.description,
+                        ),
+                    )
+                existing = await idempotency.find(session, **scope)
+            assert existing is not None
+            payment = await payments.get(session, existing)
+            assert payment is not None
+            return payment
+
+    async def balance(self, user_id: str) -> int:
+        async with self.db.reading() as session:
+            return await ledger.balance(session, user_id)
+
+    async def verify_ledger(self) -> list[str]:
+        return await verify_ledger(self.db)
+
+
+async def verify_ledger(db: Database) -> list[str]:
+    """Every broken ledger invariant, as a sentence; empty when the ledger is sound."""
+    problems: list[str] = []
+    async with db.reading() as session:
+        for payment_id, count in await ledger.purchases_not_credited_once(session):
+            problems.append(
+                f"payment {payment_id} was paid but credited {count} time(s) "
+                "(or with the wrong number of credits)"
+            )
+        for payment_id in await ledger.credited_unpaid(session):
+            problems.append(f"payment {payment_id} was credited but never paid")
+    return problems

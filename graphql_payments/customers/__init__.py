@@ -1,0 +1,1 @@
+"""Stripe customers of our users: one per user, created once and reused."""

@@ -1,0 +1,56 @@
+"""The Stripe boundary: the only package that imports `stripe`.
+
+Services depend on `PaymentGateway`, the small protocol of what they need; `StripeGateway`
+implements it on the official SDK, against real Stripe or the sandbox.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from graphql_payments.gateway.objects import (
+    PAYMENT_ID_KEY,
+    Charge,
+    CheckoutSession,
+    PaymentError,
+    PaymentIntent,
+)
+from graphql_payments.gateway.stripe_gateway import StripeGateway, sign_webhook, verify_webhook
+
+
+class PaymentGateway(Protocol):
+    async def create_customer(
+        self, *, user_id: str, idempotency_key: str, email: str | None = None
+    ) -> str: ...
+
+    async def create_checkout_session(
+        self,
+        *,
+        amount: int,
+        currency: str,
+        name: str,
+        description: str | None,
+        customer_id: str,
+        success_url: str,
+        cancel_url: str,
+        metadata: dict[str, str],
+        client_reference_id: str,
+        idempotency_key: str,
+    ) -> CheckoutSession: ...
+
+    async def retrieve_checkout_session(self, session_id: str) -> CheckoutSession: ...
+
+    async def retrieve_payment_intent(self, payment_intent_id: str) -> PaymentIntent: ...
+
+
+__all__ = [
+    "PAYMENT_ID_KEY",
+    "Charge",
+    "CheckoutSession",
+    "PaymentError",
+    "PaymentGateway",
+    "PaymentIntent",
+    "StripeGateway",
+    "sign_webhook",
+    "verify_webhook",
+]

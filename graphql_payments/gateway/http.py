@@ -1,0 +1,65 @@
+"""The HTTP client the Stripe SDK uses.
+
+`stripe.HTTPXClient` builds its own `httpx.AsyncClient`; `StripeHTTPClient` lets the caller pass
+a transport instead, so the same SDK code path can reach the in-process sandbox through
+`httpx.ASGITransport`, a real Stripe endpoint, or a sandbox on another port.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+import stripe
+
+
+class StripeHTTPClient(stripe.HTTPXClient):
+    """`stripe.HTTPXClient` with an optional custom transport and a bounded timeout."""
+
+    def __init__(
+        self,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(timeout=timeout)
+        if transport is not None:
+            self._client_async = httpx.AsyncClient(transport=transport)
+
+    def _get_request_args_kwargs(
+        self, method: str, url: str, headers: Mapping[str, str], post_data: Any
+    ) -> list[Any]:
+        # The SDK hands httpx its form-encoded body as `data=`, which httpx deprecates for raw
+        # bytes/text; send it as `content=` instead.
+        args, kwargs = super()._get_request_args_kwargs(method, url, headers, post_data)
+        body = kwargs.pop("data", None)
+        if body:
+            kwargs["content"] = body
+        return [args, kwargs]
+
+    async def aclose(self) -> None:
+        await self._client_async.aclose()
+
+
+def stripe_client(
+    api_key: str,
+    *,
+    api_base: str | None = None,
+    api_version: str | None = None,
+    timeout: float = 30.0,
+    max_network_retries: int = 0,
+    transport: httpx.AsyncBaseTransport | None = None,
+    http_client: StripeHTTPClient | None = None,
+) -> stripe.StripeClient:
+    """A `StripeClient` on `StripeHTTPClient`; `api_base` points it at a sandbox."""
+    base_addresses: dict[str, str] = {}
+    if api_base is not None:
+        base_addresses = {"api": api_base, "connect": api_base, "files": api_base}
+    return stripe.StripeClient(
+        api_key,
+        stripe_version=api_version,
+        base_addresses=base_addresses,  # type: ignore[arg-type]
+        max_network_retries=max_network_retries,
+        http_client=http_client or StripeHTTPClient(timeout=timeout, transport=transport),
+    )

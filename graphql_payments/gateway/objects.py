@@ -1,0 +1,144 @@
+"""Plain, typed views of the Stripe objects services read.
+
+The gateway returns these instead of SDK objects, and webhook handlers build them from event
+payloads with the same functions, so one parser serves both paths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# The metadata key that carries our payment id on every Stripe object we create.
+PAYMENT_ID_KEY = "payments_payment_id"
+
+
+def _id(value: Any) -> str | None:
+    """An id from a field that holds either an id or an expanded object."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        inner = value.get("id")
+        return inner if isinstance(inner, str) else None
+    return None
+
+
+def _metadata(data: Mapping[str, Any]) -> dict[str, str]:
+    raw = data.get("metadata") or {}
+    return {str(k): str(v) for k, v in raw.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentError:
+    code: str | None
+    decline_code: str | None
+    message: str | None
+
+    @classmethod
+    def from_stripe(cls, data: Mapping[str, Any] | None) -> PaymentError | None:
+        if not data:
+            return None
+        return cls(
+            code=data.get("code"),
+            decline_code=data.get("decline_code"),
+            message=data.get("message"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    id: str
+    payment_intent_id: str | None
+    amount: int
+    amount_captured: int
+    amount_refunded: int
+    currency: str
+    receipt_url: str | None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_stripe(cls, data: Mapping[str, Any]) -> Charge:
+        return cls(
+            id=data["id"],
+            payment_intent_id=_id(data.get("payment_intent")),
+            amount=int(data.get("amount") or 0),
+            amount_captured=int(data.get("amount_captured") or 0),
+            amount_refunded=int(data.get("amount_refunded") or 0),
+            currency=str(data.get("currency") or "").upper(),
+            receipt_url=data.get("receipt_url"),
+            metadata=_metadata(data),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentIntent:
+    id: str
+    status: str
+    amount: int
+    amount_received: int
+    currency: str
+    customer_id: str | None
+    latest_charge_id: str | None
+    last_error: PaymentError | None
+    metadata: dict[str, str] = field(default_factory=dict)
+    latest_charge: Charge | None = None
+
+    @property
+    def payment_id(self) -> str | None:
+        return self.metadata.get(PAYMENT_ID_KEY)
+
+    @classmethod
+    def from_stripe(cls, data: Mapping[str, Any]) -> PaymentIntent:
+        charge = data.get("latest_charge")
+        return cls(
+            id=data["id"],
+            status=data["status"],
+            amount=int(data.get("amount") or 0),
+            amount_received=int(data.get("amount_received") or 0),
+            currency=str(data.get("currency") or "").upper(),
+            customer_id=_id(data.get("customer")),
+            latest_charge_id=_id(charge),
+            last_error=PaymentError.from_stripe(data.get("last_payment_error")),
+            metadata=_metadata(data),
+            latest_charge=Charge.from_stripe(charge) if isinstance(charge, Mapping) else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutSession:
+    id: str
+    url: str | None
+    status: str | None  # open, complete, expired
+    payment_status: str  # unpaid, paid, no_payment_required
+    amount_total: int | None
+    currency: str | None
+    customer_id: str | None
+    client_reference_id: str | None
+    payment_intent_id: str | None
+    metadata: dict[str, str] = field(default_factory=dict)
+    payment_intent: PaymentIntent | None = None
+
+    @property
+    def payment_id(self) -> str | None:
+        return self.metadata.get(PAYMENT_ID_KEY) or self.client_reference_id
+
+    @classmethod
+    def from_stripe(cls, data: Mapping[str, Any]) -> CheckoutSession:
+        intent = data.get("payment_intent")
+        currency = data.get("currency")
+        return cls(
+            id=data["id"],
+            url=data.get("url"),
+            status=data.get("status"),
+            payment_status=data.get("payment_status") or "unpaid",
+            amount_total=data.get("amount_total"),
+            currency=str(currency).upper() if currency else None,
+            customer_id=_id(data.get("customer")),
+            client_reference_id=data.get("client_reference_id"),
+            payment_intent_id=_id(intent),
+            metadata=_metadata(data),
+            payment_intent=(
+                PaymentIntent.from_stripe(intent) if isinstance(intent, Mapping) else None
+            ),
+        )

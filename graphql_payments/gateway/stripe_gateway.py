@@ -1,0 +1,220 @@
+"""`StripeGateway`: every call this product makes to Stripe.
+
+Calls are async (`*_async`), carry an idempotency key derived from our own record on every
+POST, and turn `stripe.StripeError` into our domain errors, so nothing above this module
+knows the SDK exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+
+import httpx
+import stripe
+
+from graphql_payments.errors import (
+    CardDeclinedError,
+    PaymentProviderError,
+    WebhookSignatureError,
+)
+from graphql_payments.gateway.http import StripeHTTPClient, stripe_client
+from graphql_payments.gateway.objects import CheckoutSession, PaymentIntent
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def _as_dict(obj: Any) -> dict[str, Any]:
+    if isinstance(obj, stripe.StripeObject):
+        data: dict[str, Any] = obj.to_dict()
+        return data
+    return dict(obj)
+
+
+def provider_error(exc: stripe.StripeError) -> PaymentProviderError:
+    """The domain error for a Stripe failure, keeping Stripe's code and decline code."""
+    error = getattr(exc, "error", None)
+    decline_code = getattr(error, "decline_code", None) if error is not None else None
+    message = exc.user_message or str(exc._message or "Stripe could not process the request.")
+    log.warning("Stripe call failed: %s: %s", type(exc).__name__, exc)
+    if isinstance(exc, stripe.CardError):
+        return CardDeclinedError(message, stripe_code=exc.code, decline_code=decline_code)
+    retryable = isinstance(exc, stripe.APIConnectionError | stripe.RateLimitError | stripe.APIError)
+    if isinstance(exc, stripe.AuthenticationError | stripe.PermissionError):
+        log.error("Stripe refused our credentials: %s", exc)
+        message = "The payment provider is not configured correctly."
+    elif retryable:
+        message = "The payment provider is unavailable; retry with the same idempotency key."
+    return PaymentProviderError(
+        message, stripe_code=exc.code, decline_code=decline_code, retryable=retryable
+    )
+
+
+class StripeGateway:
+    """The Stripe operations services need, on one `stripe.StripeClient`."""
+
+    def __init__(
+        self, client: stripe.StripeClient, *, http_client: StripeHTTPClient, deadline: float
+    ) -> None:
+        self._client = client
+        self._http = http_client
+        self._deadline = deadline
+
+    @classmethod
+    def create(
+        cls,
+        api_key: str,
+        *,
+        api_base: str | None = None,
+        api_version: str | None = None,
+        timeout: float = 10.0,
+        max_network_retries: int = 1,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> StripeGateway:
+        http_client = StripeHTTPClient(timeout=timeout, transport=transport)
+        client = stripe_client(
+            api_key,
+            api_base=api_base,
+            api_version=api_version,
+            max_network_retries=max_network_retries,
+            http_client=http_client,
+        )
+        # The whole call, retries included, ends within this many seconds whatever the
+        # transport does (an in-process transport has no socket timeouts).
+        deadline = timeout * (max_network_retries + 1) + 2.0 * max_network_retries
+        return cls(client, http_client=http_client, deadline=deadline)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _call(self, operation: Callable[[], Awaitable[T]]) -> T:
+        try:
+            async with asyncio.timeout(self._deadline):
+                return await operation()
+        except stripe.StripeError as exc:
+            raise provider_error(exc) from exc
+        except TimeoutError:
+            log.warning("Stripe did not answer within %.1f s", self._deadline)
+            raise PaymentProviderError(
+                "The payment provider did not answer in time; retry with the same idempotency key.",
+                retryable=True,
+            ) from None
+
+    async def create_customer(
+        self, *, user_id: str, idempotency_key: str, email: str | None = None
+    ) -> str:
+        params: dict[str, Any] = {"metadata": {"payments_user_id": user_id}}
+        if email:
+            params["email"] = email
+        customer = await self._call(
+            lambda: self._client.v1.customers.create_async(
+                params=params,  # type: ignore[arg-type]
+                options={"idempotency_key": idempotency_key},
+            )
+        )
+        return str(customer.id)
+
+    async def create_checkout_session(
+        self,
+        *,
+        amount: int,
+        currency: str,
+        name: str,
+        description: str | None,
+        customer_id: str,
+        success_url: str,
+        cancel_url: str,
+        metadata: Mapping[str, str],
+        client_reference_id: str,
+        idempotency_key: str,
+    ) -> CheckoutSession:
+        product: dict[str, Any] = {"name": name}
+        if description:
+            product["description"] = description
+        params: dict[str, Any] = {
+            "mode": "payment",
+            "customer": customer_id,
+            "client_reference_id": client_reference_id,
+            "success_url": success_url,
+            "cancel_url": cancel_url,
+            "metadata": dict(metadata),
+            "payment_intent_data": {"metadata": dict(metadata)},
+            "line_items": [
+                {
+                    "quantity": 1,
+                    "price_data": {
+                        "currency": currency.lower(),
+                        "unit_amount": amount,
+                        "product_data": product,
+                    },
+                }
+            ],
+        }
+        session = await self._call(
+            lambda: self._client.v1.checkout.sessions.create_async(
+                params=params,  # type: ignore[arg-type]
+                options={"idempotency_key": idempotency_key},
+            )
+        )
+        return CheckoutSession.from_stripe(_as_dict(session))
+
+    async def retrieve_checkout_session(self, session_id: str) -> CheckoutSession:
+        session = await self._call(
+            lambda: self._client.v1.checkout.sessions.retrieve_async(
+                session_id, params={"expand": ["payment_intent.latest_charge"]}
+            )
+        )
+        return CheckoutSession.from_stripe(_as_dict(session))
+
+    async def retrieve_payment_intent(self, payment_intent_id: str) -> PaymentIntent:
+        intent = await self._call(
+            lambda: self._client.v1.payment_intents.retrieve_async(
+                payment_intent_id, params={"expand": ["latest_charge"]}
+            )
+        )
+        return PaymentIntent.from_stripe(_as_dict(intent))
+
+
+def verify_webhook(
+    payload: bytes, signature: str | None, secrets: list[str], *, tolerance: int = 300
+) -> dict[str, Any]:
+    """The event in a webhook body whose `Stripe-Signature` verifies with one of `secrets`."""
+    if not signature:
+        raise WebhookSignatureError("Missing Stripe-Signature header.")
+    if not secrets:
+        raise WebhookSignatureError("No webhook signing secret is configured.")
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        raise WebhookSignatureError("The body is not UTF-8.") from None
+    last: Exception | None = None
+    for secret in secrets:
+        try:
+            stripe.WebhookSignature.verify_header(text, signature, secret, tolerance)
+            break
+        except stripe.SignatureVerificationError as exc:
+            last = exc
+    else:
+        raise WebhookSignatureError(f"Signature verification failed: {last}") from last
+    try:
+        event = json.loads(text)
+    except ValueError:
+        raise WebhookSignatureError("The body is not JSON.") from None
+    if not isinstance(event, dict) or not isinstance(event.get("id"), str):
+        raise WebhookSignatureError("The body is not a Stripe event.")
+    data = event.get("data")
+    if not isinstance(event.get("type"), str) or not isinstance(data, dict):
+        raise WebhookSignatureError("The body is not a Stripe event.")
+    if not isinstance(data.get("object"), dict):
+        raise WebhookSignatureError("The body is not a Stripe event.")
+    return event
+
+
+def sign_webhook(payload: str, secret: str, *, timestamp: int | None = None) -> str:
+    """A `Stripe-Signature` header for `payload` (for tests and the sandbox)."""
+    return str(stripe.WebhookSignature.generate_signature_header(payload, secret, timestamp))

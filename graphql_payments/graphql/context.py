@@ -1,0 +1,38 @@
+"""Per-request context: the services and who is calling (resolved lazily, once)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from starlette.requests import Request
+from starlette.responses import Response
+from strawberry.types import Info as StrawberryInfo
+
+from graphql_payments.auth import Principal, authenticate
+from graphql_payments.errors import AuthError
+from graphql_payments.services import Services
+
+
+class Context:
+    def __init__(self, request: Request, response: Response | None, services: Services) -> None:
+        self.request = request
+        self.response = response
+        self.services = services
+
+    @cached_property
+    def _caller(self) -> Principal | AuthError | None:
+        try:
+            return authenticate(self.request.headers, self.services.settings)
+        except AuthError as exc:
+            return exc
+
+    @property
+    def caller(self) -> Principal | None:
+        """The authenticated caller, None when anonymous; raises AuthError on bad credentials."""
+        caller = self._caller
+        if isinstance(caller, AuthError):
+            raise caller
+        return caller
+
+
+Info = StrawberryInfo[Context, None]

@@ -1,0 +1,61 @@
+"""Relay-style keyset connections: edges, cursors, pageInfo and totalCount, at most 100."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from typing import Generic, TypeVar
+
+import strawberry
+
+from graphql_payments.graphql.errors import client_error
+
+T = TypeVar("T")
+
+MAX_FIRST = 100
+DEFAULT_FIRST = 20
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+    total_count: int
+
+
+def encode_cursor(created_at: dt.datetime, item_id: str) -> str:
+    raw = f"{created_at.isoformat()}|{item_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created, _, item_id = base64.urlsafe_b64decode(padded).decode().partition("|")
+        moment = dt.datetime.fromisoformat(created)
+        if not item_id or moment.tzinfo is None:
+            raise ValueError(cursor)
+        return moment, item_id
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise client_error("Invalid cursor in 'after'.", "BAD_USER_INPUT") from None
+
+
+def clamp_first(first: int | None) -> int:
+    if first is None:
+        return DEFAULT_FIRST
+    if first < 0:
+        raise client_error("'first' must not be negative.", "BAD_USER_INPUT")
+    return min(first, MAX_FIRST)

@@ -1,0 +1,56 @@
+"""The schema: root types composed from each domain, with caches, limits and error masking.
+
+Extensions are factories (one instance per request); the parser and validation caches live at
+module level in Strawberry, so they are shared across requests all the same. Validation rules
+are built once at import: a rule class made per request would change the validation cache key
+and throw the cache away.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from graphql import ASTValidationRule
+from strawberry.extensions import (
+    AddValidationRules,
+    MaskErrors,
+    MaxTokensLimiter,
+    ParserCache,
+    ValidationCache,
+)
+from strawberry.extensions.max_aliases import create_validator as alias_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
+from strawberry.tools import merge_types
+
+from graphql_payments.credits.mutations import CreditMutations
+from graphql_payments.credits.queries import CreditQueries
+from graphql_payments.graphql.errors import should_mask
+from graphql_payments.payments.queries import PaymentQueries
+
+MAX_DEPTH = 12
+MAX_ALIASES = 200
+MAX_TOKENS = 20_000
+
+VALIDATION_RULES: list[type[ASTValidationRule]] = [
+    depth_rule(MAX_DEPTH, None, None),
+    alias_rule(MAX_ALIASES),
+]
+
+Query = merge_types("Query", (CreditQueries, PaymentQueries))
+Mutation = merge_types("Mutation", (CreditMutations,))
+
+EXTENSIONS: list[Any] = [
+    lambda: ParserCache(maxsize=1000),
+    lambda: ValidationCache(maxsize=1000),
+    lambda: AddValidationRules(VALIDATION_RULES),
+    lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+    lambda: MaskErrors(should_mask_error=should_mask),
+]
+
+schema = strawberry.Schema(query=Query, mutation=Mutation, extensions=EXTENSIONS)
+
+
+def sdl() -> str:
+    """The schema in SDL, as committed in `schema.graphql`."""
+    return schema.as_str() + "\n"

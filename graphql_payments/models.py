@@ -1,0 +1,12 @@
+"""Every table, imported in one place so metadata and migrations see them all."""
+
+from graphql_payments.credits.models import CreditEntry
+from graphql_payments.customers.models import Customer
+from graphql_payments.db import Base
+from graphql_payments.idempotency import IdempotencyKey
+from graphql_payments.payments.models import Payment
+from graphql_payments.webhooks.models import WebhookEvent
+
+metadata = Base.metadata
+
+__all__ = ["CreditEntry", "Customer", "IdempotencyKey", "Payment", "WebhookEvent", "metadata"]

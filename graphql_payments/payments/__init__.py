@@ -1,0 +1,1 @@
+"""Payments of every kind: the record, its state machine, status and history."""

@@ -1,0 +1,87 @@
+"""Payment queries: `paymentStatus` and `paymentHistory`."""
+
+from __future__ import annotations
+
+import strawberry
+
+from graphql_payments.graphql import permissions
+from graphql_payments.graphql.context import Info
+from graphql_payments.graphql.errors import client_error
+from graphql_payments.graphql.pagination import (
+    Connection,
+    Edge,
+    PageInfo,
+    clamp_first,
+    decode_cursor,
+    encode_cursor,
+)
+from graphql_payments.payments.models import PaymentKind, PaymentStatus
+from graphql_payments.payments.types import Payment
+
+
+@strawberry.type
+class PaymentQueries:
+    @strawberry.field(
+        description=(
+            "One payment by exactly one of its ids; null when it does not exist or is not "
+            "yours. A pending checkout is checked with Stripe first, so a success page sees "
+            "the outcome before the webhook arrives."
+        )
+    )
+    async def payment_status(
+        self,
+        info: Info,
+        id: strawberry.ID | None = None,
+        checkout_session_id: str | None = None,
+        order_id: str | None = None,
+    ) -> Payment | None:
+        given = [arg for arg in (id, checkout_session_id, order_id) if arg is not None]
+        if len(given) != 1:
+            raise client_error(
+                "Pass exactly one of id, checkoutSessionId and orderId.", "BAD_USER_INPUT"
+            )
+        viewer = permissions.viewer(info)
+        if order_id is not None:
+            return None
+        payment = await info.context.services.payments.status(
+            viewer, payment_id=id, checkout_session_id=checkout_session_id
+        )
+        return Payment.of(payment) if payment is not None else None
+
+    @strawberry.field(
+        description=(
+            "Your payments, newest first (an admin sees everyone's, or one user's with "
+            "userId). A keyset connection: pages stay stable while payments are added."
+        )
+    )
+    async def payment_history(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        status: list[PaymentStatus] | None = None,
+        kind: list[PaymentKind] | None = None,
+        user_id: str | None = None,
+    ) -> Connection[Payment]:
+        viewer = permissions.viewer(info)
+        if user_id is not None and user_id != viewer.user_id:
+            permissions.admin(info)
+        page = await info.context.services.payments.history(
+            viewer,
+            user_id=user_id,
+            statuses=list(status or []),
+            kinds=list(kind or []),
+            first=clamp_first(first),
+            after=decode_cursor(after) if after else None,
+        )
+        edges = [
+            Edge(cursor=encode_cursor(p.created_at, p.id), node=Payment.of(p))
+            for p in page.payments
+        ]
+        return Connection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None
+            ),
+            total_count=page.total,
+        )

@@ -1,0 +1,88 @@
+"""SQL for payments: lookups, locked reads for writers, and the keyset history."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from graphql_payments.payments.models import Payment, PaymentKind, PaymentStatus
+
+
+async def get(session: AsyncSession, payment_id: str, *, lock: bool = False) -> Payment | None:
+    query = select(Payment).where(Payment.id == payment_id)
+    if lock:
+        query = query.with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def get_by_checkout_session(
+    session: AsyncSession, checkout_session_id: str, *, lock: bool = False
+) -> Payment | None:
+    query = select(Payment).where(Payment.stripe_checkout_session_id == checkout_session_id)
+    if lock:
+        query = query.with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def get_by_payment_intent(
+    session: AsyncSession, payment_intent_id: str, *, lock: bool = False
+) -> Payment | None:
+    query = select(Payment).where(Payment.stripe_payment_intent_id == payment_intent_id)
+    if lock:
+        query = query.with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def add(session: AsyncSession, payment: Payment) -> Payment:
+    session.add(payment)
+    await session.flush()
+    return payment
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryFilter:
+    user_id: str | None
+    statuses: Sequence[PaymentStatus] = ()
+    kinds: Sequence[PaymentKind] = ()
+
+
+def _filtered(query: Select[Any], where: HistoryFilter) -> Select[Any]:
+    if where.user_id is not None:
+        query = query.where(Payment.user_id == where.user_id)
+    if where.statuses:
+        query = query.where(Payment.status.in_(where.statuses))
+    if where.kinds:
+        query = query.where(Payment.kind.in_(where.kinds))
+    return query
+
+
+async def history(
+    session: AsyncSession,
+    where: HistoryFilter,
+    *,
+    first: int,
+    after: tuple[dt.datetime, str] | None = None,
+) -> tuple[list[Payment], bool]:
+    """Newest first, keyset on (created_at, id): a page never shifts when rows are inserted."""
+    query = _filtered(select(Payment), where)
+    if after is not None:
+        created_at, payment_id = after
+        query = query.where(
+            or_(
+                Payment.created_at < created_at,
+                and_(Payment.created_at == created_at, Payment.id < payment_id),
+            )
+        )
+    query = query.order_by(Payment.created_at.desc(), Payment.id.desc()).limit(first + 1)
+    rows = list((await session.execute(query)).scalars())
+    return rows[:first], len(rows) > first
+
+
+async def count(session: AsyncSession, where: HistoryFilter) -> int:
+    query = _filtered(select(Payment), where).with_only_columns(func.count(Payment.id))
+    return int((await session.execute(query)).scalar_one())

@@ -1,0 +1,283 @@
+"""Payment status, history and fulfilment.
+
+Fulfilment is one idempotent function per Stripe object (`apply_checkout_session`,
+`apply_payment_intent`, `apply_charge`), called from webhooks and from `paymentStatus` alike:
+whichever arrives first moves the payment, the others find nothing left to do. Every status
+change goes through the transition table in `states.py`, under a row lock, in the same
+transaction as the ledger entry it implies.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from graphql_payments.auth import Principal
+from graphql_payments.credits import repository as ledger
+from graphql_payments.credits.models import EntryReason
+from graphql_payments.db import Database
+from graphql_payments.errors import PaymentProviderError
+from graphql_payments.gateway import Charge, CheckoutSession, PaymentGateway, PaymentIntent
+from graphql_payments.payments import repository
+from graphql_payments.payments.models import Payment, PaymentKind, PaymentStatus
+from graphql_payments.payments.states import can_transition
+
+log = logging.getLogger(__name__)
+
+MAX_PAGE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    payments: list[Payment]
+    has_next: bool
+    total: int
+
+
+def visible_to(viewer: Principal, payment: Payment | None) -> Payment | None:
+    """The payment if the viewer may see it; None otherwise, as if it did not exist."""
+    if payment is None:
+        return None
+    if viewer.is_admin or payment.user_id == viewer.user_id:
+        return payment
+    return None
+
+
+def move(payment: Payment, target: PaymentStatus, *, cause: str) -> bool:
+    """Apply a status change if the transition table allows it; log and skip otherwise."""
+    if payment.status is target:
+        return False
+    if not can_transition(payment.kind, payment.status, target):
+        log.info(
+            "payment %s: %s -> %s not allowed (%s); ignored",
+            payment.id,
+            payment.status.value,
+            target.value,
+            cause,
+        )
+        return False
+    log.info("payment %s: %s -> %s (%s)", payment.id, payment.status.value, target.value, cause)
+    payment.status = target
+    return True
+
+
+def _link(payment: Payment, **ids: str | None) -> None:
+    """Record Stripe ids we learn about; an id once set is never replaced."""
+    for name, value in ids.items():
+        if value and getattr(payment, name) is None:
+            setattr(payment, name, value)
+
+
+async def _find(
+    session: AsyncSession,
+    *,
+    payment_id: str | None = None,
+    checkout_session_id: str | None = None,
+    payment_intent_id: str | None = None,
+) -> Payment | None:
+    if checkout_session_id:
+        found = await repository.get_by_checkout_session(session, checkout_session_id, lock=True)
+        if found is not None:
+            return found
+    if payment_intent_id:
+        found = await repository.get_by_payment_intent(session, payment_intent_id, lock=True)
+        if found is not None:
+            return found
+    if payment_id:
+        return await repository.get(session, payment_id, lock=True)
+    return None
+
+
+class PaymentService:
+    def __init__(self, db: Database, gateway: PaymentGateway) -> None:
+        self.db = db
+        self.gateway = gateway
+
+    async def status(
+        self,
+        viewer: Principal,
+        *,
+        payment_id: str | None = None,
+        checkout_session_id: str | None = None,
+    ) -> Payment | None:
+        """A payment the viewer may see; a PENDING checkout is first checked with Stripe."""
+        async with self.db.reading() as session:
+            if payment_id is not None:
+                payment = await repository.get(session, payment_id)
+            elif checkout_session_id is not None:
+                payment = await repository.get_by_checkout_session(session, checkout_session_id)
+            else:
+                payment = None
+        payment = visible_to(viewer, payment)
+        if payment is not None and payment.status is PaymentStatus.PENDING:
+            payment = await self.refresh(payment)
+        return payment
+
+    async def refresh(self, payment: Payment) -> Payment:
+        """Ask Stripe about a pending payment and apply what it says (the success page path)."""
+        if payment.stripe_checkout_session_id is None:
+            return payment
+        try:
+            checkout = await self.gateway.retrieve_checkout_session(
+                payment.stripe_checkout_session_id
+            )
+        except PaymentProviderError as exc:
+            log.warning("payment %s: could not refresh from Stripe: %s", payment.id, exc)
+            return payment
+        return await self.apply_checkout_session(checkout) or payment
+
+    async def history(
+        self,
+        viewer: Principal,
+        *,
+        user_id: str | None,
+        statuses: list[PaymentStatus],
+        kinds: list[PaymentKind],
+        first: int,
+        after: tuple[dt.datetime, str] | None,
+    ) -> Page:
+        where = repository.HistoryFilter(
+            user_id=user_id if viewer.is_admin else viewer.require_user_id(),
+            statuses=statuses,
+            kinds=kinds,
+        )
+        first = max(0, min(first, MAX_PAGE))
+        async with self.db.reading() as session:
+            rows, has_next = await repository.history(session, where, first=first, after=after)
+            total = await repository.count(session, where)
+        return Page(rows, has_next, total)
+
+    async def apply_checkout_session(self, checkout: CheckoutSession) -> Payment | None:
+        """Bring our payment in line with a Checkout Session; None if it is not ours (yet)."""
+        async with self.db.transaction() as session:
+            payment = await _find(
+                session, payment_id=checkout.payment_id, checkout_session_id=checkout.id
+            )
+            if payment is None:
+                return None
+            _link(
+                payment,
+                stripe_checkout_session_id=checkout.id,
+                stripe_payment_intent_id=checkout.payment_intent_id,
+                stripe_customer_id=checkout.customer_id,
+            )
+            intent = checkout.payment_intent
+            if intent is not None and intent.latest_charge is not None:
+                self._apply_charge_fields(payment, intent.latest_charge)
+            if checkout.status == "complete" and checkout.payment_status in (
+                "paid",
+                "no_payment_required",
+            ):
+                await self._succeed(
+                    session,
+                    payment,
+                    amount=checkout.amount_total,
+                    currency=checkout.currency,
+                    cause=f"checkout session {checkout.id} paid",
+                )
+            elif checkout.status == "expired":
+                move(
+                    payment, PaymentStatus.EXPIRED, cause=f"checkout session {checkout.id} expired"
+                )
+            await session.flush()
+            return payment
+
+    async def fail_checkout(self, checkout: CheckoutSession, *, message: str) -> Payment | None:
+        """An asynchronous payment method failed after the session completed."""
+        async with self.db.transaction() as session:
+            payment = await _find(
+                session, payment_id=checkout.payment_id, checkout_session_id=checkout.id
+            )
+            if payment is None:
+                return None
+            if move(payment, PaymentStatus.FAILED, cause=f"checkout session {checkout.id} failed"):
+                payment.failure_code = "async_payment_failed"
+                payment.failure_message = message
+            await session.flush()
+            return payment
+
+    async def apply_payment_intent(self, intent: PaymentIntent) -> Payment | None:
+        """Record what a PaymentIntent says: success, or a failed attempt's error."""
+        async with self.db.transaction() as session:
+            payment = await _find(
+                session, payment_id=intent.payment_id, payment_intent_id=intent.id
+            )
+            if payment is None:
+                return None
+            _link(
+                payment, stripe_payment_intent_id=intent.id, stripe_customer_id=intent.customer_id
+            )
+            if intent.latest_charge is not None:
+                self._apply_charge_fields(payment, intent.latest_charge)
+            if intent.status == "succeeded":
+                await self._succeed(
+                    session,
+                    payment,
+                    amount=intent.amount_received,
+                    currency=intent.currency,
+                    cause=f"payment intent {intent.id} succeeded",
+                )
+            elif intent.last_error is not None and payment.status is PaymentStatus.PENDING:
+                payment.failure_code = intent.last_error.code
+                payment.decline_code = intent.last_error.decline_code
+                payment.failure_message = intent.last_error.message
+            await session.flush()
+            return payment
+
+    async def apply_charge(self, charge: Charge) -> Payment | None:
+        async with self.db.transaction() as session:
+            payment = await _find(
+                session,
+                payment_id=charge.metadata.get("payments_payment_id"),
+                payment_intent_id=charge.payment_intent_id,
+            )
+            if payment is None:
+                return None
+            _link(payment, stripe_payment_intent_id=charge.payment_intent_id)
+            self._apply_charge_fields(payment, charge)
+            await session.flush()
+            return payment
+
+    @staticmethod
+    def _apply_charge_fields(payment: Payment, charge: Charge) -> None:
+        _link(payment, stripe_charge_id=charge.id, receipt_url=charge.receipt_url)
+
+    async def _succeed(
+        self,
+        session: AsyncSession,
+        payment: Payment,
+        *,
+        amount: int | None,
+        currency: str | None,
+        cause: str,
+    ) -> None:
+        if amount != payment.amount or (currency or "").upper() != payment.currency:
+            log.error(
+                "payment %s: Stripe reports %s %s but we expected %s %s; not fulfilled",
+                payment.id,
+                amount,
+                currency,
+                payment.amount,
+                payment.currency,
+            )
+            payment.failure_code = "amount_mismatch"
+            payment.failure_message = "The amount paid does not match the payment."
+            return
+        if move(payment, PaymentStatus.SUCCEEDED, cause=cause):
+            payment.failure_code = payment.decline_code = payment.failure_message = None
+        if payment.status is PaymentStatus.SUCCEEDED:
+            await self._fulfil(session, payment)
+
+    @staticmethod
+    async def _fulfil(session: AsyncSession, payment: Payment) -> None:
+        if payment.kind is PaymentKind.CREDIT_PURCHASE and payment.credits:
+            await ledger.add_entry(
+                session,
+                user_id=payment.user_id,
+                delta=payment.credits,
+                reason=EntryReason.PURCHASE,
+                payment_id=payment.id,
+            )

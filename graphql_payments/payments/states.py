@@ -1,0 +1,43 @@
+"""The allowed status transitions of each payment kind, in one table.
+
+Every writer of `Payment.status` goes through `can_transition`; a transition that is not in the
+table (a late, duplicated or reordered event) changes nothing. The README draws each machine.
+
+Credit purchase (Stripe Checkout):
+
+    PENDING ──paid──────────► SUCCEEDED
+       │ ├──async failed────► FAILED
+       │ └──session expired─► EXPIRED
+       └──canceled──────────► CANCELED
+
+A declined card on the hosted page leaves the session open, so the payment stays PENDING with
+the failure recorded; the customer may try another card.
+"""
+
+from __future__ import annotations
+
+from graphql_payments.payments.models import PaymentKind, PaymentStatus
+
+S = PaymentStatus
+
+TRANSITIONS: dict[PaymentKind, dict[PaymentStatus, frozenset[PaymentStatus]]] = {
+    PaymentKind.CREDIT_PURCHASE: {
+        S.PENDING: frozenset({S.SUCCEEDED, S.FAILED, S.EXPIRED, S.CANCELED}),
+        S.SUCCEEDED: frozenset(),
+        S.FAILED: frozenset(),
+        S.EXPIRED: frozenset(),
+        S.CANCELED: frozenset(),
+    },
+}
+
+
+def can_transition(kind: PaymentKind, current: PaymentStatus, target: PaymentStatus) -> bool:
+    return target in TRANSITIONS[kind].get(current, frozenset())
+
+
+def is_terminal(kind: PaymentKind, status: PaymentStatus) -> bool:
+    return not TRANSITIONS[kind].get(status)
+
+
+# Statuses in which the customer's money was received.
+PAID_STATUSES = frozenset({S.SUCCEEDED, S.PARTIALLY_REFUNDED, S.REFUNDED, S.DISPUTED})

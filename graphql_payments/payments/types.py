@@ -1,0 +1,59 @@
+"""GraphQL types of payments."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import strawberry
+
+from graphql_payments.graphql.types import Money
+from graphql_payments.payments import models
+from graphql_payments.payments.models import PaymentKind, PaymentStatus
+
+strawberry.enum(PaymentKind, description="What a payment is for.")
+strawberry.enum(PaymentStatus, description="Where a payment is in its kind's state machine.")
+
+
+@strawberry.type(description="A payment of any kind, as our records hold it.")
+class Payment:
+    id: strawberry.ID
+    user_id: str
+    kind: PaymentKind
+    status: PaymentStatus
+    amount: Money
+    refunded_amount: Money
+    credits: int | None = strawberry.field(description="Credits this payment buys, if any.")
+    package_id: str | None
+    description: str | None
+    failure_code: str | None = strawberry.field(
+        description="Stripe's error code of the last failure."
+    )
+    decline_code: str | None
+    failure_message: str | None
+    stripe_payment_intent_id: str | None
+    stripe_checkout_session_id: str | None
+    receipt_url: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    @classmethod
+    def of(cls, payment: models.Payment) -> Payment:
+        return cls(
+            id=strawberry.ID(payment.id),
+            user_id=payment.user_id,
+            kind=payment.kind,
+            status=payment.status,
+            amount=Money.of(payment.amount, payment.currency),
+            refunded_amount=Money.of(payment.refunded_amount, payment.currency),
+            credits=payment.credits,
+            package_id=payment.package_id,
+            description=payment.description,
+            failure_code=payment.failure_code,
+            decline_code=payment.decline_code,
+            failure_message=payment.failure_message,
+            stripe_payment_intent_id=payment.stripe_payment_intent_id,
+            stripe_checkout_session_id=payment.stripe_checkout_session_id,
+            receipt_url=payment.receipt_url,
+            created_at=payment.created_at,
+            updated_at=payment.updated_at,
+        )

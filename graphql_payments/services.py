@@ -1,0 +1,55 @@
+"""The object graph of one running server: settings, database, gateway and services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from graphql_payments.config import Settings
+from graphql_payments.credits.service import CreditService
+from graphql_payments.db import Database
+from graphql_payments.gateway import PaymentGateway, StripeGateway
+from graphql_payments.payments.service import PaymentService
+from graphql_payments.webhooks.handlers import EventHandlers
+from graphql_payments.webhooks.service import WebhookInbox
+
+if TYPE_CHECKING:
+    from graphql_payments.sandbox import Sandbox
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    gateway: StripeGateway
+    payments: PaymentService
+    credits: CreditService
+    inbox: WebhookInbox
+    sandbox: Sandbox | None = None
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        *,
+        db: Database,
+        gateway: StripeGateway,
+        sandbox: Sandbox | None = None,
+    ) -> Services:
+        port: PaymentGateway = gateway
+        payments = PaymentService(db, port)
+        return cls(
+            settings=settings,
+            db=db,
+            gateway=gateway,
+            payments=payments,
+            credits=CreditService(db, port, settings),
+            inbox=WebhookInbox(db, settings, EventHandlers(payments)),
+            sandbox=sandbox,
+        )
+
+    async def aclose(self) -> None:
+        await self.gateway.aclose()
+        if self.sandbox is not None:
+            await self.sandbox.aclose()
+        await self.db.dispose()

@@ -1,0 +1,1 @@
+"""Stripe webhooks: a durable inbox, verified on arrival and processed once per event."""

@@ -1,0 +1,71 @@
+"""What each Stripe event type does to our records.
+
+A handler returns normally when the event is applied (HANDLED), raises `NotOurs` for an object
+we did not create (IGNORED), and `RetryLater` when the event names one of our payments that is
+not in the database yet (its transaction has not committed); the inbox retries those.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from graphql_payments.gateway import PAYMENT_ID_KEY, Charge, CheckoutSession, PaymentIntent
+from graphql_payments.payments.models import Payment
+from graphql_payments.payments.service import PaymentService
+
+
+class NotOurs(Exception):
+    pass
+
+
+class RetryLater(Exception):
+    pass
+
+
+Handler = Callable[[Mapping[str, Any]], Awaitable[None]]
+
+
+def _settle(found: Payment | None, obj: Mapping[str, Any]) -> None:
+    if found is not None:
+        return
+    metadata = obj.get("metadata") or {}
+    if metadata.get(PAYMENT_ID_KEY) or obj.get("client_reference_id"):
+        raise RetryLater(f"payment {metadata.get(PAYMENT_ID_KEY)} for {obj.get('id')} not found")
+    raise NotOurs(f"{obj.get('object')} {obj.get('id')} is not one of ours")
+
+
+class EventHandlers:
+    def __init__(self, payments: PaymentService) -> None:
+        self.payments = payments
+        self.by_type: dict[str, Handler] = {
+            "checkout.session.completed": self.checkout_session,
+            "checkout.session.async_payment_succeeded": self.checkout_session,
+            "checkout.session.expired": self.checkout_session,
+            "checkout.session.async_payment_failed": self.checkout_session_failed,
+            "payment_intent.succeeded": self.payment_intent,
+            "payment_intent.payment_failed": self.payment_intent,
+            "charge.succeeded": self.charge,
+        }
+
+    async def handle(self, event: Mapping[str, Any]) -> None:
+        handler = self.by_type.get(event["type"])
+        if handler is None:
+            raise NotOurs(f"event type {event['type']} is not handled")
+        await handler(event["data"]["object"])
+
+    async def checkout_session(self, obj: Mapping[str, Any]) -> None:
+        _settle(await self.payments.apply_checkout_session(CheckoutSession.from_stripe(obj)), obj)
+
+    async def checkout_session_failed(self, obj: Mapping[str, Any]) -> None:
+        checkout = CheckoutSession.from_stripe(obj)
+        found = await self.payments.fail_checkout(
+            checkout, message="The payment was not completed by the customer's bank."
+        )
+        _settle(found, obj)
+
+    async def payment_intent(self, obj: Mapping[str, Any]) -> None:
+        _settle(await self.payments.apply_payment_intent(PaymentIntent.from_stripe(obj)), obj)
+
+    async def charge(self, obj: Mapping[str, Any]) -> None:
+        _settle(await self.payments.apply_charge(Charge.from_stripe(obj)), obj)

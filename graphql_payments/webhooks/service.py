@@ -1,0 +1,109 @@
+"""The webhook inbox: verify, store once, process with bounded retries.
+
+`receive` verifies the signature on the raw body and stores the event under its Stripe id (a
+duplicate delivery stores nothing). `process` claims one event with a lease, so two workers or
+two server processes never apply it at once, runs its handler and records the outcome;
+`process_due` picks up events that wait for a retry. Handlers are idempotent besides, so an
+event applied twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from typing import Any
+
+from graphql_payments.config import Settings
+from graphql_payments.db import Database, utcnow
+from graphql_payments.gateway import verify_webhook
+from graphql_payments.webhooks import repository
+from graphql_payments.webhooks.handlers import EventHandlers, NotOurs, RetryLater
+from graphql_payments.webhooks.models import EventStatus
+
+log = logging.getLogger(__name__)
+
+LEASE = dt.timedelta(seconds=60)
+MAX_BACKOFF = dt.timedelta(minutes=10)
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """Wait before the next try: 1 s, 2 s, 4 s, ... capped at ten minutes."""
+    return min(dt.timedelta(seconds=2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+
+
+class WebhookInbox:
+    def __init__(self, db: Database, settings: Settings, handlers: EventHandlers) -> None:
+        self.db = db
+        self.settings = settings
+        self.handlers = handlers
+
+    async def receive(self, payload: bytes, signature: str | None) -> tuple[str, bool]:
+        """Verify and store one delivery; (event id, whether this delivery stored it)."""
+        event = verify_webhook(
+            payload,
+            signature,
+            self.settings.webhook_secrets,
+            tolerance=self.settings.webhook_tolerance,
+        )
+        obj = event["data"]["object"]
+        created = event.get("created")
+        now = utcnow()
+        async with self.db.transaction() as session:
+            stored = await repository.store(
+                session,
+                event_id=event["id"],
+                type=event["type"],
+                object_id=obj.get("id") if isinstance(obj.get("id"), str) else None,
+                livemode=bool(event.get("livemode")),
+                payload=payload.decode("utf-8"),
+                stripe_created_at=(
+                    dt.datetime.fromtimestamp(created, dt.UTC) if isinstance(created, int) else None
+                ),
+                now=now,
+            )
+        return event["id"], stored
+
+    async def process(self, event_id: str, *, now: dt.datetime | None = None) -> EventStatus | None:
+        """Apply one stored event if it is due and free; its status afterwards."""
+        now = now or utcnow()
+        async with self.db.transaction() as session:
+            claimed = await repository.claim(session, event_id, now=now, lease=LEASE)
+            if claimed is None:
+                current = await repository.get(session, event_id)
+                return current.status if current else None
+            attempts, payload = claimed.attempts, claimed.payload
+        event: dict[str, Any] = json.loads(payload)
+        status, error, retry_at = EventStatus.HANDLED, None, None
+        try:
+            await self.handlers.handle(event)
+        except NotOurs as exc:
+            status, error = EventStatus.IGNORED, str(exc)
+        except Exception as exc:
+            error = str(exc) if isinstance(exc, RetryLater) else f"{type(exc).__name__}: {exc}"
+            if not isinstance(exc, RetryLater):
+                log.exception("webhook %s (%s) failed", event_id, event.get("type"))
+            if attempts >= self.settings.webhook_max_attempts:
+                status = EventStatus.FAILED
+                log.error("webhook %s gave up after %d attempts: %s", event_id, attempts, error)
+            else:
+                status, retry_at = EventStatus.PENDING, utcnow() + backoff(attempts)
+        async with self.db.transaction() as session:
+            await repository.finish(
+                session,
+                event_id,
+                status=status,
+                now=utcnow(),
+                error=error,
+                next_attempt_at=retry_at,
+            )
+        return status
+
+    async def process_due(self, *, now: dt.datetime | None = None, limit: int = 100) -> int:
+        """Process every event waiting for a (re)try; how many were taken."""
+        now = now or utcnow()
+        async with self.db.reading() as session:
+            ids = await repository.due(session, now=now, limit=limit)
+        for event_id in ids:
+            await self.process(event_id, now=now)
+        return len(ids)

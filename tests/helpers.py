@@ -1,0 +1,162 @@
+"""Test helpers: tokens, a GraphQL client over HTTP, signed webhook bodies."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import httpx
+import jwt
+
+from graphql_payments.gateway import sign_webhook
+
+JWT_SECRET = "test-jwt-secret-with-enough-length-for-hs256"
+SHARED_SECRET = "test-shared-secret"
+WEBHOOK_SECRET = "whsec_testsecret"
+HASURA = "https://hasura.io/jwt/claims"
+
+
+def token(
+    user_id: str,
+    *,
+    role: str = "user",
+    ttl: int = 3600,
+    secret: str = JWT_SECRET,
+    hasura: bool = True,
+) -> str:
+    claims: dict[str, Any] = {
+        "sub": user_id,
+        "iat": int(time.time()),
+        "exp": int(time.time()) + ttl,
+    }
+    if hasura:
+        claims[HASURA] = {
+            "x-hasura-user-id": user_id,
+            "x-hasura-default-role": role,
+            "x-hasura-allowed-roles": [role],
+        }
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def as_user(user_id: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(user_id)}"}
+
+
+def as_admin(user_id: str = "admin-1") -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(user_id, role='admin')}"}
+
+
+class GraphQLClient:
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def __call__(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        response = await self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def data(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """The `data` of a response that must have no errors."""
+        body = await self(query, variables, headers=headers)
+        assert "errors" not in body, body["errors"]
+        data: dict[str, Any] = body["data"]
+        return data
+
+
+def signed(
+    event: dict[str, Any], *, secret: str = WEBHOOK_SECRET, timestamp: int | None = None
+) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps(event)
+    header = sign_webhook(body, secret, timestamp=timestamp)
+    return body.encode(), {"Stripe-Signature": header, "Content-Type": "application/json"}
+
+
+def error_codes(body: dict[str, Any]) -> list[str]:
+    return [e.get("extensions", {}).get("code") for e in body.get("errors", [])]
+
+
+CHECKOUT = """
+mutation Checkout($input: CheckoutInput!) {
+  checkout(input: $input) {
+    __typename
+    ... on CheckoutSuccess {
+      checkoutUrl
+      sessionId
+      payment { id status credits amount { amount currency } }
+    }
+    ... on UserError { code message }
+    ... on ValidationError { field }
+    ... on PaymentProviderError { retryable stripeCode }
+  }
+}
+"""
+
+PAYMENT_FIELDS = """
+  id userId kind status credits packageId description
+  amount { amount currency formatted }
+  refundedAmount { amount currency }
+  failureCode declineCode failureMessage
+  stripePaymentIntentId stripeCheckoutSessionId receiptUrl createdAt updatedAt
+"""
+
+PAYMENT_STATUS = f"""
+query Status($id: ID, $session: String, $order: String) {{
+  paymentStatus(id: $id, checkoutSessionId: $session, orderId: $order) {{ {PAYMENT_FIELDS} }}
+}}
+"""
+
+ME = "query { me { userId role creditsBalance } }"
+
+
+async def checkout(
+    gql: GraphQLClient,
+    user_id: str = "alice",
+    *,
+    package_id: str | None = "basic",
+    credits: int | None = None,
+    key: str = "key-1",
+    success_url: str = "https://shop.example/success?session={CHECKOUT_SESSION_ID}",
+    cancel_url: str = "https://shop.example/cancel",
+) -> dict[str, Any]:
+    """The `checkout` result for one user (a dict with __typename)."""
+    data = await gql.data(
+        CHECKOUT,
+        {
+            "input": {
+                "packageId": package_id,
+                "credits": credits,
+                "idempotencyKey": key,
+                "successUrl": success_url,
+                "cancelUrl": cancel_url,
+            }
+        },
+        headers=as_user(user_id),
+    )
+    result: dict[str, Any] = data["checkout"]
+    return result
+
+
+async def payment_status(gql: GraphQLClient, payment_id: str, user_id: str = "alice") -> Any:
+    data = await gql.data(PAYMENT_STATUS, {"id": payment_id}, headers=as_user(user_id))
+    return data["paymentStatus"]
+
+
+async def balance(gql: GraphQLClient, user_id: str = "alice") -> int:
+    data = await gql.data(ME, headers=as_user(user_id))
+    return int(data["me"]["creditsBalance"])

@@ -1,0 +1,184 @@
+"""The webhook inbox: verification on the raw body, storing once, bounded retries."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import time
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from graphql_payments.config import Settings
+from graphql_payments.db import utcnow
+from graphql_payments.gateway import PAYMENT_ID_KEY
+from graphql_payments.services import Services
+from graphql_payments.webhooks.models import EventStatus, WebhookEvent
+from tests.helpers import WEBHOOK_SECRET, signed
+
+
+def event(
+    event_id: str = "evt_1",
+    *,
+    type: str = "checkout.session.completed",
+    obj: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "id": event_id,
+        "object": "event",
+        "type": type,
+        "created": int(time.time()),
+        "livemode": False,
+        "data": {
+            "object": obj
+            or {
+                "id": "cs_test_foreign",
+                "object": "checkout.session",
+                "status": "complete",
+                "payment_status": "paid",
+                "amount_total": 1000,
+                "currency": "usd",
+                "metadata": {},
+            }
+        },
+    }
+
+
+async def stored(services: Services) -> list[WebhookEvent]:
+    async with services.db.reading() as session:
+        return list((await session.execute(select(WebhookEvent))).scalars())
+
+
+async def test_a_stale_timestamp_is_refused_and_nothing_stored(
+    http: httpx.AsyncClient, services: Services
+) -> None:
+    # given: signed correctly, but 301 seconds ago
+    body, headers = signed(event(), timestamp=int(time.time()) - 301)
+    # when
+    response = await http.post("/webhooks/stripe", content=body, headers=headers)
+    # then
+    assert response.status_code == 400
+    assert await stored(services) == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b"[]",
+        b'{"id": "evt_x"}',
+        b'{"id": "evt_x", "type": "a", "data": 1}',
+        b"\xff\xfe",
+    ],
+)
+async def test_malformed_bodies_are_refused_and_nothing_stored(
+    http: httpx.AsyncClient, services: Services, body: bytes
+) -> None:
+    # given: a valid signature over a body that is not an event
+    from graphql_payments.gateway import sign_webhook
+
+    text = body.decode("utf-8", errors="replace")
+    headers = {"Stripe-Signature": sign_webhook(text, WEBHOOK_SECRET)}
+    # when
+    response = await http.post("/webhooks/stripe", content=body, headers=headers)
+    # then
+    assert response.status_code == 400
+    assert await stored(services) == []
+
+
+async def test_a_huge_body_is_refused_and_nothing_stored(
+    http: httpx.AsyncClient, services: Services
+) -> None:
+    # given
+    big = event()
+    big["data"]["object"]["padding"] = "x" * (2 * 1024 * 1024)
+    body, headers = signed(big)
+    # when
+    response = await http.post("/webhooks/stripe", content=body, headers=headers)
+    # then
+    assert response.status_code == 413
+    assert await stored(services) == []
+
+
+async def test_events_for_objects_we_did_not_create_are_recorded_and_ignored(
+    http: httpx.AsyncClient, services: Services
+) -> None:
+    # given
+    body, headers = signed(event())
+    # when
+    response = await http.post("/webhooks/stripe", content=body, headers=headers)
+    # then
+    assert response.status_code == 200
+    [row] = await stored(services)
+    assert row.status is EventStatus.IGNORED
+    assert row.handled_at is not None
+
+
+async def test_concurrent_duplicates_are_stored_once(
+    http: httpx.AsyncClient, services: Services
+) -> None:
+    # given
+    body, headers = signed(event("evt_dup"))
+    # when
+    responses = await asyncio.gather(
+        *(http.post("/webhooks/stripe", content=body, headers=headers) for _ in range(10))
+    )
+    # then
+    assert {r.status_code for r in responses} == {200}
+    assert sum(not r.json()["duplicate"] for r in responses) == 1
+    async with services.db.reading() as session:
+        count = await session.scalar(select(func.count()).select_from(WebhookEvent))
+    assert count == 1
+
+
+async def test_an_event_for_a_payment_that_never_appears_gives_up_after_bounded_retries(
+    http: httpx.AsyncClient, services: Services
+) -> None:
+    # given: an event that names one of our payments, which never commits
+    obj = event()["data"]["object"] | {"metadata": {PAYMENT_ID_KEY: "pay_missing"}}
+    body, headers = signed(event("evt_orphan", obj=obj))
+    await http.post("/webhooks/stripe", content=body, headers=headers)
+    # when: retries come due again and again
+    later = utcnow()
+    for _ in range(services.settings.webhook_max_attempts + 2):
+        later += dt.timedelta(hours=1)
+        await services.inbox.process_due(now=later)
+    # then
+    [row] = await stored(services)
+    assert row.status is EventStatus.FAILED
+    assert row.attempts == services.settings.webhook_max_attempts
+    assert "pay_missing" in (row.last_error or "")
+
+
+class TestRotation:
+    @pytest.fixture
+    def settings(self, database_url: str) -> Settings:
+        return Settings(
+            database_url=database_url,
+            public_url="http://payments.test",
+            stripe_webhook_secret=["whsec_new", WEBHOOK_SECRET],
+        )
+
+    async def test_any_configured_secret_verifies(
+        self, http: httpx.AsyncClient, services: Services
+    ) -> None:
+        # given
+        old_body, old_headers = signed(event("evt_old"), secret=WEBHOOK_SECRET)
+        new_body, new_headers = signed(event("evt_new"), secret="whsec_new")
+        other_body, other_headers = signed(event("evt_other"), secret="whsec_other")
+        # when
+        statuses = [
+            (await http.post("/webhooks/stripe", content=b, headers=h)).status_code
+            for b, h in [
+                (old_body, old_headers),
+                (new_body, new_headers),
+                (other_body, other_headers),
+            ]
+        ]
+        # then
+        assert statuses == [200, 200, 400]
+        assert sorted(r.id for r in await stored(services)) == ["evt_new", "evt_old"]
+        assert json.loads((await stored(services))[0].payload)["object"] == "event"
