@@ -55,12 +55,13 @@ from graphql_payments.sandbox.idempotency import IdempotencyStore, StoredRespons
 from graphql_payments.sandbox.params import parse_form, validate
 from graphql_payments.sandbox.state import (
     API_VERSION,
+    DISPLAY_NAMES,
     State,
-    apply_metadata,
     list_envelope,
     new_id,
     paginate,
     random_token,
+    update_object,
 )
 from graphql_payments.sandbox.webhooks import WebhookEndpoint, Webhooks
 
@@ -135,19 +136,28 @@ def _customer_list(call: Call) -> JSON:
     return call.page(_filter(call.state.all("customer"), call.params, "email"), "/v1/customers")
 
 
-def _customer_payment_methods(call: Call) -> JSON:
-    customer = call.state.get("customer", call.arg())
-    methods = [pm for pm in call.state.all("payment_method") if pm["customer"] == customer["id"]]
-    methods = _filter(methods, call.params, "type")
-    return call.page(methods, f"/v1/customers/{customer['id']}/payment_methods")
+def _children(parent: str, kind: str, link: str, url: str, *filters: str) -> Handler:
+    """List the objects of `kind` whose `link` names the `parent` object in the path."""
+
+    def handler(call: Call) -> JSON:
+        owner = call.state.get(parent, call.arg())
+        found = [obj for obj in call.state.all(kind) if obj[link] == owner["id"]]
+        return call.page(_filter(found, call.params, *filters), url.format(id=owner["id"]))
+
+    return handler
 
 
-def _customer_payment_method(call: Call) -> JSON:
-    customer = call.state.get("customer", call.arg())
-    pm = call.state.get("payment_method", call.arg("pm"))
-    if pm["customer"] != customer["id"]:
-        raise not_found("PaymentMethod", pm["id"])
-    return call.show(pm)
+def _child(parent: str, kind: str, link: str, arg: str) -> Handler:
+    """Retrieve the object of `kind` named by `{arg}`, which must belong to the parent object."""
+
+    def handler(call: Call) -> JSON:
+        owner = call.state.get(parent, call.arg())
+        child = call.state.get(kind, call.arg(arg))
+        if child[link] != owner["id"]:
+            raise not_found(DISPLAY_NAMES[kind], child["id"])
+        return call.show(child)
+
+    return handler
 
 
 def _pm_list(call: Call) -> JSON:
@@ -180,20 +190,6 @@ def _si_cancel(call: Call) -> JSON:
     return call.show(intents.cancel_setup_intent(call.state, si, reason=reason))
 
 
-def _charge_refunds(call: Call) -> JSON:
-    charge = call.state.get("charge", call.arg())
-    found = [refund for refund in call.state.all("refund") if refund["charge"] == charge["id"]]
-    return call.page(found, f"/v1/charges/{charge['id']}/refunds")
-
-
-def _charge_refund(call: Call) -> JSON:
-    charge = call.state.get("charge", call.arg())
-    refund = call.state.get("refund", call.arg("refund"))
-    if refund["charge"] != charge["id"]:
-        raise not_found("refund", refund["id"])
-    return call.show(refund)
-
-
 def _session_list(call: Call) -> JSON:
     sessions = _filter(
         call.state.all("checkout.session"),
@@ -217,32 +213,13 @@ def _session_line_items(call: Call) -> JSON:
     )
 
 
-def _reversals(call: Call) -> JSON:
-    transfer = call.state.get("transfer", call.arg())
-    found = [
-        reversal
-        for reversal in call.state.all("transfer_reversal")
-        if reversal["transfer"] == transfer["id"]
-    ]
-    return call.page(found, f"/v1/transfers/{transfer['id']}/reversals")
-
-
-def _reversal(call: Call) -> JSON:
-    transfer = call.state.get("transfer", call.arg())
-    reversal = call.state.get("transfer_reversal", call.arg("reversal"))
-    if reversal["transfer"] != transfer["id"]:
-        raise not_found("transfer reversal", reversal["id"])
-    return call.show(reversal)
+_reversal = _child("transfer", "transfer_reversal", "transfer", "reversal")
 
 
 def _reversal_update(call: Call) -> JSON:
     reversal = _reversal(call)
     stored = call.state.get("transfer_reversal", reversal["id"])
-    if "metadata" in call.params:
-        metadata = dict(stored["metadata"])
-        apply_metadata(metadata, call.params["metadata"])
-        stored["metadata"] = metadata
-    return call.show(stored)
+    return call.show(update_object(call.state, stored, call.params))
 
 
 def _dispute_list(call: Call) -> JSON:
@@ -366,9 +343,10 @@ ROUTE_TABLE: list[tuple[str, str, type, Handler]] = [
     ("DELETE", "/v1/customers/{id}", sp.CustomerDeleteParams,
      lambda c: customers.delete_customer(c.state, c.state.get("customer", c.arg()))),
     ("GET", "/v1/customers/{id}/payment_methods", sp.CustomerPaymentMethodListParams,
-     _customer_payment_methods),
+     _children("customer", "payment_method", "customer", "/v1/customers/{id}/payment_methods",
+               "type")),
     ("GET", "/v1/customers/{id}/payment_methods/{pm}", sp.CustomerPaymentMethodRetrieveParams,
-     _customer_payment_method),
+     _child("customer", "payment_method", "customer", "pm")),
     ("POST", "/v1/payment_methods", sp.PaymentMethodCreateParams,
      _create(customers.create_payment_method)),
     ("GET", "/v1/payment_methods", sp.PaymentMethodListParams, _pm_list),
@@ -405,8 +383,10 @@ ROUTE_TABLE: list[tuple[str, str, type, Handler]] = [
      _list("charge", "/v1/charges", "customer", "payment_intent", "transfer_group")),
     ("GET", "/v1/charges/{id}", sp.ChargeRetrieveParams, _get("charge")),
     ("POST", "/v1/charges/{id}", sp.ChargeUpdateParams, _on("charge", intents.update_charge)),
-    ("GET", "/v1/charges/{id}/refunds", sp.ChargeListRefundsParams, _charge_refunds),
-    ("GET", "/v1/charges/{id}/refunds/{refund}", sp.ChargeRetrieveRefundParams, _charge_refund),
+    ("GET", "/v1/charges/{id}/refunds", sp.ChargeListRefundsParams,
+     _children("charge", "refund", "charge", "/v1/charges/{id}/refunds")),
+    ("GET", "/v1/charges/{id}/refunds/{refund}", sp.ChargeRetrieveRefundParams,
+     _child("charge", "refund", "charge", "refund")),
     # refunds
     ("POST", "/v1/refunds", sp.RefundCreateParams, _create(refunds.create_refund)),
     ("GET", "/v1/refunds", sp.RefundListParams,
@@ -442,7 +422,8 @@ ROUTE_TABLE: list[tuple[str, str, type, Handler]] = [
      _on("transfer", connect.update_transfer)),
     ("POST", "/v1/transfers/{id}/reversals", sp.TransferReversalCreateParams,
      _on("transfer", connect.reverse_transfer)),
-    ("GET", "/v1/transfers/{id}/reversals", sp.TransferReversalListParams, _reversals),
+    ("GET", "/v1/transfers/{id}/reversals", sp.TransferReversalListParams,
+     _children("transfer", "transfer_reversal", "transfer", "/v1/transfers/{id}/reversals")),
     ("GET", "/v1/transfers/{id}/reversals/{reversal}", sp.TransferReversalRetrieveParams,
      _reversal),
     ("POST", "/v1/transfers/{id}/reversals/{reversal}", sp.TransferReversalUpdateParams,

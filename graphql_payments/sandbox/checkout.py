@@ -35,7 +35,13 @@ from urllib.parse import urlsplit
 
 from graphql_payments.sandbox import intents
 from graphql_payments.sandbox.customers import create_customer, payment_method_for_choice
-from graphql_payments.sandbox.errors import JSON, SandboxError, invalid, unexpected_state
+from graphql_payments.sandbox.errors import (
+    JSON,
+    SandboxError,
+    at_least_one,
+    invalid,
+    unexpected_state,
+)
 from graphql_payments.sandbox.state import (
     State,
     apply_metadata,
@@ -119,12 +125,7 @@ def _line_items(state: State, params: JSON) -> tuple[list[JSON], str | None]:
                 code="parameter_missing",
             )
         quantity = int(line["quantity"])
-        if quantity < 1:
-            raise invalid(
-                "This value must be greater than or equal to 1.",
-                param=f"{path}[quantity]",
-                code="parameter_invalid_integer",
-            )
+        at_least_one(quantity, param=f"{path}[quantity]")
         if unit_amount < 0:
             raise invalid(
                 "This value must be greater than or equal to 0.",
@@ -445,52 +446,45 @@ def pay(state: State, session: JSON, choice: str, *, email: str | None = None) -
     if note.get("explicit_types") and pm["type"] not in session["payment_method_types"]:
         raise invalid(f"This Checkout Session does not accept {pm['type']} payments.", param="card")
     before = snapshot(session)
-    if session["mode"] == "payment":
-        pi = _payment_intent_for(state, session)
-        if pi["setup_future_usage"]:
-            _ensure_customer(state, session, email, pi)
-        try:
-            intents.confirm_payment_intent(
-                state, pi, {"payment_method": pm["id"]}, on_hosted_page=True
-            )
-        except SandboxError as error:
-            if error.status != 402:
-                raise
-            return CheckoutOutcome(
-                succeeded=False,
-                session=state.render(session),
-                payment_intent=pi["id"],
-                error=error.to_dict(),
-            )
-        _ensure_customer(state, session, email, pi)
-        paid = pi["status"] == "succeeded"
-        _complete(state, session, before, email, payment_status="paid" if paid else "unpaid")
-        return CheckoutOutcome(
-            succeeded=True,
-            session=state.render(session),
-            redirect_url=success_redirect(state, session),
-            payment_intent=pi["id"],
-        )
-    _ensure_customer(state, session, email)
-    si = _setup_intent_for(state, session)
-    _ensure_customer(state, session, email, si)
+    payment = session["mode"] == "payment"
+    if payment:
+        intent = _payment_intent_for(state, session)
+        if intent["setup_future_usage"]:
+            _ensure_customer(state, session, email, intent)
+    else:
+        _ensure_customer(state, session, email)
+        intent = _setup_intent_for(state, session)
+        _ensure_customer(state, session, email, intent)
+    params = {"payment_method": pm["id"]}
     try:
-        intents.confirm_setup_intent(state, si, {"payment_method": pm["id"]}, on_hosted_page=True)
+        if payment:
+            intents.confirm_payment_intent(state, intent, params, on_hosted_page=True)
+        else:
+            intents.confirm_setup_intent(state, intent, params, on_hosted_page=True)
     except SandboxError as error:
         if error.status != 402:
             raise
-        return CheckoutOutcome(
-            succeeded=False,
-            session=state.render(session),
-            setup_intent=si["id"],
-            error=error.to_dict(),
-        )
-    _complete(state, session, before, email, payment_status="no_payment_required")
+        return _outcome(state, session, intent, error=error.to_dict())
+    if payment:
+        _ensure_customer(state, session, email, intent)
+        paid = intent["status"] == "succeeded"
+        _complete(state, session, before, email, payment_status="paid" if paid else "unpaid")
+    else:
+        _complete(state, session, before, email, payment_status="no_payment_required")
+    return _outcome(state, session, intent)
+
+
+def _outcome(
+    state: State, session: JSON, intent: JSON, *, error: JSON | None = None
+) -> CheckoutOutcome:
+    setup = intent["object"] == "setup_intent"
     return CheckoutOutcome(
-        succeeded=True,
+        succeeded=error is None,
         session=state.render(session),
-        redirect_url=success_redirect(state, session),
-        setup_intent=si["id"],
+        redirect_url=success_redirect(state, session) if error is None else None,
+        payment_intent=None if setup else intent["id"],
+        setup_intent=intent["id"] if setup else None,
+        error=error,
     )
 
 

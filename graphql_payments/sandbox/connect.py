@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from graphql_payments.sandbox import balance
 from graphql_payments.sandbox.currencies import SUPPORTED, format_amount
-from graphql_payments.sandbox.errors import JSON, invalid
+from graphql_payments.sandbox.errors import JSON, at_least_one, invalid
 from graphql_payments.sandbox.state import (
     State,
-    apply_metadata,
     list_envelope,
     new_id,
     new_metadata,
     snapshot,
+    update_object,
 )
 
 COUNTRY_CURRENCY = {
@@ -128,22 +128,22 @@ def create_account(state: State, params: JSON) -> JSON:
     return state.add(account)
 
 
-def update_account(state: State, account: JSON, params: JSON) -> JSON:
-    before = snapshot(account)
-    metadata = dict(account["metadata"])
-    if "metadata" in params:
-        apply_metadata(metadata, params["metadata"])
-    for key in ("email", "business_type", "default_currency"):
-        if key in params:
-            account[key] = params[key] or None
+def _update_business_profile(account: JSON, params: JSON) -> None:
     if isinstance(params.get("business_profile"), dict):
         for key, value in params["business_profile"].items():
             if isinstance(value, str):
                 account["business_profile"][key] = value or None
-    account["metadata"] = metadata
-    if account != before:
-        state.emit("account.updated", account, before=before)
-    return account
+
+
+def update_account(state: State, account: JSON, params: JSON) -> JSON:
+    return update_object(
+        state,
+        account,
+        params,
+        "account.updated",
+        fields=("email", "business_type", "default_currency"),
+        also=_update_business_profile,
+    )
 
 
 def platform_account(state: State) -> JSON:
@@ -179,12 +179,7 @@ def create_transfer(state: State, params: JSON) -> JSON:
     currency: str = params["currency"].lower()
     if currency not in SUPPORTED:
         raise invalid(f"Invalid currency: {currency}.", param="currency")
-    if amount < 1:
-        raise invalid(
-            "This value must be greater than or equal to 1.",
-            param="amount",
-            code="parameter_invalid_integer",
-        )
+    at_least_one(amount, param="amount")
     destination = params["destination"]
     if state.maybe("account", destination) is None:
         raise invalid(
@@ -256,16 +251,7 @@ def create_transfer(state: State, params: JSON) -> JSON:
 
 
 def update_transfer(state: State, transfer: JSON, params: JSON) -> JSON:
-    before = snapshot(transfer)
-    metadata = dict(transfer["metadata"])
-    if "metadata" in params:
-        apply_metadata(metadata, params["metadata"])
-    if "description" in params:
-        transfer["description"] = params["description"] or None
-    transfer["metadata"] = metadata
-    if transfer != before:
-        state.emit("transfer.updated", transfer, before=before)
-    return transfer
+    return update_object(state, transfer, params, "transfer.updated", fields=("description",))
 
 
 def reverse_transfer(state: State, transfer: JSON, params: JSON) -> JSON:
@@ -277,12 +263,7 @@ def reverse_transfer(state: State, transfer: JSON, params: JSON) -> JSON:
             code="amount_too_large",
         )
     amount = params.get("amount", left)
-    if amount < 1:
-        raise invalid(
-            "This value must be greater than or equal to 1.",
-            param="amount",
-            code="parameter_invalid_integer",
-        )
+    at_least_one(amount, param="amount")
     if amount > left:
         raise invalid(
             f"Transfer reversal amount ({format_amount(amount, transfer['currency'])}) is "

@@ -31,6 +31,7 @@ from graphql_payments.sandbox.state import (
     new_metadata,
     random_token,
     snapshot,
+    update_object,
 )
 
 EMPTY_ADDRESS: JSON = {
@@ -413,12 +414,7 @@ def detach_payment_method(state: State, pm: JSON) -> JSON:
     return pm
 
 
-def update_payment_method(state: State, pm: JSON, params: JSON) -> JSON:
-    before = snapshot(pm)
-    metadata = dict(pm["metadata"])
-    if "metadata" in params:
-        apply_metadata(metadata, params["metadata"])
-    pm["metadata"] = metadata
+def _update_payment_method_details(pm: JSON, params: JSON) -> None:
     if "billing_details" in params and isinstance(params["billing_details"], dict):
         current = pm["billing_details"]
         for key, value in params["billing_details"].items():
@@ -427,6 +423,9 @@ def update_payment_method(state: State, pm: JSON, params: JSON) -> JSON:
         for key in ("exp_month", "exp_year"):
             if key in params["card"]:
                 pm["card"][key] = params["card"][key]
-    if pm != before:
-        state.emit("payment_method.updated", pm, before=before)
-    return pm
+
+
+def update_payment_method(state: State, pm: JSON, params: JSON) -> JSON:
+    return update_object(
+        state, pm, params, "payment_method.updated", also=_update_payment_method_details
+    )

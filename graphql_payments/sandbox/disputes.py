@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from graphql_payments.sandbox import balance
 from graphql_payments.sandbox.errors import JSON, invalid, unexpected_state
-from graphql_payments.sandbox.state import State, apply_metadata, new_id, snapshot
+from graphql_payments.sandbox.state import State, new_id, snapshot, update_object
 
 DISPUTE_FEE = 1500
 EVIDENCE_WINDOW = 7 * 24 * 3600
@@ -122,23 +122,20 @@ def update_dispute(state: State, dispute: JSON, params: JSON) -> JSON:
             f"This dispute is already closed ({dispute['status']}).",
             code="dispute_already_closed",
         )
-    before = snapshot(dispute)
-    metadata = dict(dispute["metadata"])
-    if "metadata" in params:
-        apply_metadata(metadata, params["metadata"])
+    return update_object(state, dispute, params, "charge.dispute.updated", also=_add_evidence)
+
+
+def _add_evidence(dispute: JSON, params: JSON) -> None:
     evidence = params.get("evidence")
-    if isinstance(evidence, dict):
-        for key, value in evidence.items():
-            if key in dispute["evidence"]:
-                dispute["evidence"][key] = value or None
-        dispute["evidence_details"]["has_evidence"] = True
-    dispute["metadata"] = metadata
-    if params.get("submit", True) and isinstance(evidence, dict):
+    if not isinstance(evidence, dict):
+        return
+    for key, value in evidence.items():
+        if key in dispute["evidence"]:
+            dispute["evidence"][key] = value or None
+    dispute["evidence_details"]["has_evidence"] = True
+    if params.get("submit", True):
         dispute["evidence_details"]["submission_count"] += 1
         dispute["status"] = "under_review"
-    if dispute != before:
-        state.emit("charge.dispute.updated", dispute, before=before)
-    return dispute
 
 
 def close_dispute(state: State, dispute: JSON, *, won: bool) -> JSON:

@@ -90,6 +90,16 @@ def invalid(message: str, *, param: str | None = None, code: str | None = None) 
     return SandboxError(message, param=param, code=code)
 
 
+def at_least_one(value: int, *, param: str) -> None:
+    """Refuse an amount or quantity below 1, as Stripe does."""
+    if value < 1:
+        raise invalid(
+            "This value must be greater than or equal to 1.",
+            param=param,
+            code="parameter_invalid_integer",
+        )
+
+
 def unexpected_state(message: str, *, code: str, param: str | None = None) -> SandboxError:
     return SandboxError(message, code=code, param=param)
 

@@ -39,7 +39,13 @@ from graphql_payments.sandbox.customers import (
     card_of,
     resolve_payment_method,
 )
-from graphql_payments.sandbox.errors import JSON, SandboxError, invalid, unexpected_state
+from graphql_payments.sandbox.errors import (
+    JSON,
+    SandboxError,
+    at_least_one,
+    invalid,
+    unexpected_state,
+)
 from graphql_payments.sandbox.state import (
     State,
     apply_metadata,
@@ -47,6 +53,7 @@ from graphql_payments.sandbox.state import (
     new_id,
     new_metadata,
     snapshot,
+    update_object,
 )
 
 AUTHORIZATION_WINDOW = 7 * 24 * 3600
@@ -55,21 +62,27 @@ OPEN_STATUSES = ("requires_payment_method", "requires_confirmation", "requires_a
 CANCELABLE = (*OPEN_STATUSES, "requires_capture", "processing")
 CAPTURE_METHODS = ("automatic", "automatic_async", "manual")
 
-AUTHENTICATION_FAILURE = (
-    "The PaymentMethod failed 3-D Secure authentication. Confirm the PaymentIntent again with "
-    "another PaymentMethod."
-)
+AUTHENTICATION_FAILURES = {
+    "payment_intent": (
+        "The PaymentMethod failed 3-D Secure authentication. Confirm the PaymentIntent again with "
+        "another PaymentMethod."
+    ),
+    "setup_intent": (
+        "The latest attempt to set up the payment method has failed because authentication failed."
+    ),
+}
+
+# Per kind of intent: the field holding the last failure, and the event a failed attempt emits.
+FAILURES = {
+    "payment_intent": ("last_payment_error", "payment_intent.payment_failed"),
+    "setup_intent": ("last_setup_error", "setup_intent.setup_failed"),
+}
 
 
 def check_amount(amount: int, currency: str, *, param: str = "amount") -> None:
     if currency not in SUPPORTED:
         raise invalid(f"Invalid currency: {currency}.", param="currency")
-    if amount < 1:
-        raise invalid(
-            "This value must be greater than or equal to 1.",
-            param=param,
-            code="parameter_invalid_integer",
-        )
+    at_least_one(amount, param=param)
     minimum = minimum_amount(currency)
     if amount < minimum:
         raise invalid(
@@ -106,6 +119,17 @@ def _payment_method_for(state: State, ref: str, customer: str | None, param: str
             param=param,
         )
     return pm
+
+
+def _confirming_payment_method(state: State, intent: JSON, params: JSON, missing: str) -> JSON:
+    """The PaymentMethod a Payment/SetupIntent is confirmed with; `missing` when it has none."""
+    if params.get("payment_method"):
+        return _payment_method_for(
+            state, params["payment_method"], intent["customer"], "payment_method"
+        )
+    if intent["payment_method"]:
+        return state.get("payment_method", intent["payment_method"], param="payment_method")
+    raise unexpected_state(missing, code=f"{intent['object']}_unexpected_state")
 
 
 def _transfer_data(state: State, value: Any) -> JSON | None:
@@ -288,15 +312,12 @@ def confirm_payment_intent(
     """Attempt the payment. Raises a 402 SandboxError after recording a decline."""
     if pi["status"] not in OPEN_STATUSES:
         raise _confirm_state_error(pi)
-    if params.get("payment_method"):
-        pm = _payment_method_for(state, params["payment_method"], pi["customer"], "payment_method")
-    elif pi["payment_method"]:
-        pm = state.get("payment_method", pi["payment_method"], param="payment_method")
-    else:
-        raise unexpected_state(
-            "This PaymentIntent has no payment method to confirm with; pass `payment_method`.",
-            code="payment_intent_unexpected_state",
-        )
+    pm = _confirming_payment_method(
+        state,
+        pi,
+        params,
+        "This PaymentIntent has no payment method to confirm with; pass `payment_method`.",
+    )
     if pm["type"] not in pi["payment_method_types"] and not pi["automatic_payment_methods"]:
         raise invalid(
             f"The PaymentMethod provided ({pm['type']}) is not allowed for this PaymentIntent.",
@@ -331,17 +352,18 @@ def confirm_payment_intent(
     return pi
 
 
-def _require_action(state: State, pi: JSON) -> None:
-    before = snapshot(pi)
-    pi["status"] = "requires_action"
-    pi["next_action"] = {
+def _require_action(state: State, intent: JSON) -> None:
+    """Send the payer of a Payment/SetupIntent to the hosted 3-D Secure page."""
+    before = snapshot(intent)
+    intent["status"] = "requires_action"
+    intent["next_action"] = {
         "redirect_to_url": {
-            "return_url": state.note(pi["id"]).get("return_url"),
-            "url": f"{state.public_url}/authenticate/{pi['id']}",
+            "return_url": state.note(intent["id"]).get("return_url"),
+            "url": f"{state.public_url}/authenticate/{intent['id']}",
         },
         "type": "redirect_to_url",
     }
-    state.emit("payment_intent.requires_action", pi, before=before)
+    state.emit(f"{intent['object']}.requires_action", intent, before=before)
 
 
 def _card_details(state: State, pm: JSON, pi: JSON, *, three_d_secure: bool) -> JSON:
@@ -513,15 +535,32 @@ def _decline(state: State, pi: JSON, pm: JSON, decline: Decline) -> None:
     before = snapshot(pi)
     charge = _new_charge(state, pi, pm, status="failed", decline=decline)
     error = decline_error(decline, charge=charge, payment_method=state.render(pm))
-    pi["status"] = "requires_payment_method"
-    pi["payment_method"] = None
-    pi["next_action"] = None
     pi["latest_charge"] = charge["id"]
-    pi["last_payment_error"] = error.to_dict()
     state.emit("charge.failed", charge)
-    state.emit("payment_intent.payment_failed", pi, before=before)
+    _fail_attempt(state, pi, error, before)
     error.extra["payment_intent"] = state.render(pi)
     raise error
+
+
+def _fail_attempt(state: State, intent: JSON, error: SandboxError, before: JSON) -> None:
+    """A Payment/SetupIntent attempt failed: it wants a new PaymentMethod."""
+    error_field, event_type = FAILURES[intent["object"]]
+    intent["status"] = "requires_payment_method"
+    intent["payment_method"] = None
+    intent["next_action"] = None
+    intent[error_field] = error.to_dict()
+    state.emit(event_type, intent, before=before)
+
+
+def _fail_authentication(state: State, intent: JSON, pm: JSON) -> None:
+    kind = intent["object"]
+    error = SandboxError(
+        AUTHENTICATION_FAILURES[kind],
+        type="invalid_request_error",
+        code=f"{kind}_authentication_failure",
+        extra={"payment_method": state.render(pm)},
+    )
+    _fail_attempt(state, intent, error, snapshot(intent))
 
 
 def _succeed(state: State, pi: JSON, pm: JSON, *, three_d_secure: bool) -> None:
@@ -611,12 +650,7 @@ def capture_payment_intent(state: State, pi: JSON, params: JSON) -> JSON:
         )
     capturable: int = pi["amount_capturable"]
     amount: int = params.get("amount_to_capture", capturable)
-    if amount < 1:
-        raise invalid(
-            "This value must be greater than or equal to 1.",
-            param="amount_to_capture",
-            code="parameter_invalid_integer",
-        )
+    at_least_one(amount, param="amount_to_capture")
     if amount > pi["amount_capturable"]:
         raise invalid(
             f"The amount to capture ({amount}) is greater than the amount capturable "
@@ -751,29 +785,14 @@ def complete_authentication(state: State, intent_id: str, *, succeed: bool) -> J
             code=f"{kind}_unexpected_state",
         )
     pm = state.get("payment_method", intent["payment_method"])
+    if not succeed:
+        _fail_authentication(state, intent, pm)
+        return intent
+    state.note(intent_id)["authenticated"] = True
     if kind == "setup_intent":
-        if succeed:
-            state.note(intent_id)["authenticated"] = True
-            _setup_succeeded(state, intent, pm, authenticated=True)
-        else:
-            _setup_failed_authentication(state, intent, pm)
-        return intent
-    if succeed:
-        state.note(intent_id)["authenticated"] = True
+        _setup_succeeded(state, intent, pm, authenticated=True)
+    else:
         _succeed(state, intent, pm, three_d_secure=True)
-        return intent
-    before = snapshot(intent)
-    error = SandboxError(
-        AUTHENTICATION_FAILURE,
-        type="invalid_request_error",
-        code="payment_intent_authentication_failure",
-        extra={"payment_method": state.render(pm)},
-    )
-    intent["status"] = "requires_payment_method"
-    intent["payment_method"] = None
-    intent["next_action"] = None
-    intent["last_payment_error"] = error.to_dict()
-    state.emit("payment_intent.payment_failed", intent, before=before)
     return intent
 
 
@@ -875,15 +894,12 @@ def confirm_setup_intent(
             else f"You cannot confirm this SetupIntent because it has a status of {si['status']}."
         )
         raise unexpected_state(message, code="setup_intent_unexpected_state")
-    if params.get("payment_method"):
-        pm = _payment_method_for(state, params["payment_method"], si["customer"], "payment_method")
-    elif si["payment_method"]:
-        pm = state.get("payment_method", si["payment_method"], param="payment_method")
-    else:
-        raise unexpected_state(
-            "You cannot confirm this SetupIntent because it's missing a payment method.",
-            code="setup_intent_unexpected_state",
-        )
+    pm = _confirming_payment_method(
+        state,
+        si,
+        params,
+        "You cannot confirm this SetupIntent because it's missing a payment method.",
+    )
     if "return_url" in params:
         state.note(si["id"])["return_url"] = params["return_url"]
     si["payment_method"] = pm["id"]
@@ -899,16 +915,7 @@ def confirm_setup_intent(
         raise error
     needs_action = card is not None and card.behaviour is Behaviour.AUTHENTICATE
     if needs_action and not on_hosted_page:
-        before = snapshot(si)
-        si["status"] = "requires_action"
-        si["next_action"] = {
-            "redirect_to_url": {
-                "return_url": state.note(si["id"]).get("return_url"),
-                "url": f"{state.public_url}/authenticate/{si['id']}",
-            },
-            "type": "redirect_to_url",
-        }
-        state.emit("setup_intent.requires_action", si, before=before)
+        _require_action(state, si)
         return si
     _setup_succeeded(state, si, pm, authenticated=needs_action)
     return si
@@ -925,21 +932,6 @@ def _setup_succeeded(state: State, si: JSON, pm: JSON, *, authenticated: bool) -
     si["last_setup_error"] = None
     si["latest_attempt"] = new_id("setatt")
     state.emit("setup_intent.succeeded", si, before=before)
-
-
-def _setup_failed_authentication(state: State, si: JSON, pm: JSON) -> None:
-    before = snapshot(si)
-    error = SandboxError(
-        "The latest attempt to set up the payment method has failed because authentication failed.",
-        type="invalid_request_error",
-        code="setup_intent_authentication_failure",
-        extra={"payment_method": state.render(pm)},
-    )
-    si["status"] = "requires_payment_method"
-    si["payment_method"] = None
-    si["next_action"] = None
-    si["last_setup_error"] = error.to_dict()
-    state.emit("setup_intent.setup_failed", si, before=before)
 
 
 def cancel_setup_intent(state: State, si: JSON, *, reason: str | None) -> JSON:
@@ -960,14 +952,10 @@ def cancel_setup_intent(state: State, si: JSON, *, reason: str | None) -> JSON:
 
 
 def update_charge(state: State, charge: JSON, params: JSON) -> JSON:
-    before = snapshot(charge)
-    metadata = dict(charge["metadata"])
-    if "metadata" in params:
-        apply_metadata(metadata, params["metadata"])
-    for key in ("description", "receipt_email", "transfer_group"):
-        if key in params:
-            charge[key] = params[key] or None
-    charge["metadata"] = metadata
-    if charge != before:
-        state.emit("charge.updated", charge, before=before)
-    return charge
+    return update_object(
+        state,
+        charge,
+        params,
+        "charge.updated",
+        fields=("description", "receipt_email", "transfer_group"),
+    )

@@ -17,8 +17,8 @@ from __future__ import annotations
 from graphql_payments.sandbox import balance, disputes
 from graphql_payments.sandbox.cards import fingerprint
 from graphql_payments.sandbox.currencies import format_amount
-from graphql_payments.sandbox.errors import JSON, invalid, unexpected_state
-from graphql_payments.sandbox.state import State, apply_metadata, new_id, new_metadata, snapshot
+from graphql_payments.sandbox.errors import JSON, at_least_one, invalid, unexpected_state
+from graphql_payments.sandbox.state import State, new_id, new_metadata, snapshot, update_object
 
 FAILURE_REASONS = (
     "charge_for_pending_refund_disputed",
@@ -90,12 +90,7 @@ def create_refund(state: State, params: JSON) -> JSON:
             code="charge_disputed",
         )
     amount = params.get("amount", left)
-    if amount < 1:
-        raise invalid(
-            "This value must be greater than or equal to 1.",
-            param="amount",
-            code="parameter_invalid_integer",
-        )
+    at_least_one(amount, param="amount")
     currency = charge["currency"]
     if amount > left:
         raise invalid(
@@ -153,15 +148,7 @@ def create_refund(state: State, params: JSON) -> JSON:
 
 
 def update_refund(state: State, refund: JSON, params: JSON) -> JSON:
-    before = snapshot(refund)
-    metadata = dict(refund["metadata"])
-    if "metadata" in params:
-        apply_metadata(metadata, params["metadata"])
-    refund["metadata"] = metadata
-    if refund != before:
-        state.emit("refund.updated", refund, before=before)
-        state.emit("charge.refund.updated", refund, before=before)
-    return refund
+    return update_object(state, refund, params, "refund.updated", "charge.refund.updated")
 
 
 def cancel_refund(state: State, refund: JSON) -> JSON:

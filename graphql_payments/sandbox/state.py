@@ -62,6 +62,13 @@ DISPLAY_NAMES: dict[str, str] = {
     "webhook_endpoint": "webhook endpoint",
 }
 
+# Lists Stripe shows inside an object: its kind -> (field, kind listed, the listed objects'
+# field naming it, list URL).
+EMBEDDED_LISTS: dict[str, tuple[str, str, str, str]] = {
+    "charge": ("refunds", "refund", "charge", "/v1/charges/{id}/refunds"),
+    "transfer": ("reversals", "transfer_reversal", "transfer", "/v1/transfers/{id}/reversals"),
+}
+
 _ALPHABET = string.ascii_letters + string.digits
 
 
@@ -175,20 +182,13 @@ class State:
     def render(self, obj: JSON) -> JSON:
         """A detached copy of an object as the API shows it."""
         shown = copy.deepcopy(obj)
-        if obj["object"] == "charge":
-            refunds = [
-                self.render(refund)
-                for refund in reversed(self.all("refund"))
-                if refund["charge"] == obj["id"]
+        embedded = EMBEDDED_LISTS.get(obj["object"])
+        if embedded is not None:
+            key, kind, link, url = embedded
+            children = [
+                self.render(child) for child in reversed(self.all(kind)) if child[link] == obj["id"]
             ]
-            shown["refunds"] = list_envelope(refunds, f"/v1/charges/{obj['id']}/refunds")
-        elif obj["object"] == "transfer":
-            reversals = [
-                copy.deepcopy(reversal)
-                for reversal in reversed(self.all("transfer_reversal"))
-                if reversal["transfer"] == obj["id"]
-            ]
-            shown["reversals"] = list_envelope(reversals, f"/v1/transfers/{obj['id']}/reversals")
+            shown[key] = list_envelope(children, url.format(id=obj["id"]))
         return shown
 
     # -- events ----------------------------------------------------------------------------
@@ -348,3 +348,32 @@ def new_metadata(update: Any, *, param: str = "metadata") -> dict[str, str]:
     if update is not None:
         apply_metadata(metadata, update, param=param)
     return metadata
+
+
+def update_object(
+    state: State,
+    obj: JSON,
+    params: JSON,
+    *events: str,
+    fields: Iterable[str] = (),
+    also: Callable[[JSON, JSON], None] | None = None,
+) -> JSON:
+    """Stripe's update of an object: `metadata`, then each of `fields` (`""` clears it), then
+    `also(obj, params)` for the rest; when anything changed, each of `events` is emitted.
+
+    An invalid metadata update leaves the object as it was.
+    """
+    before = snapshot(obj)
+    metadata = dict(obj["metadata"])
+    if "metadata" in params:
+        apply_metadata(metadata, params["metadata"])
+    obj["metadata"] = metadata
+    for key in fields:
+        if key in params:
+            obj[key] = params[key] or None
+    if also is not None:
+        also(obj, params)
+    if obj != before:
+        for event_type in events:
+            state.emit(event_type, obj, before=before)
+    return obj
