@@ -105,6 +105,7 @@ class Settings(BaseSettings):
     credits_per_unit: int = Field(10, validation_alias="PAYMENTS_CREDITS_PER_UNIT", gt=0)
     min_payment_amount: int = Field(100, validation_alias="PAYMENTS_MIN_PAYMENT_AMOUNT", gt=0)
     max_payment_amount: int = Field(100_000, validation_alias="PAYMENTS_MAX_PAYMENT_AMOUNT", gt=0)
+    platform_fee_bps: int = Field(0, validation_alias="PAYMENTS_PLATFORM_FEE_BPS", ge=0, le=10_000)
     checkout_allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias="PAYMENTS_CHECKOUT_ALLOWED_HOSTS"
     )

@@ -84,20 +84,32 @@ class PaymentProviderError(PaymentsError):
         stripe_code: str | None = None,
         decline_code: str | None = None,
         retryable: bool = False,
+        payment_intent_id: str | None = None,
     ) -> None:
         super().__init__(message)
         self.stripe_code = stripe_code
         self.decline_code = decline_code
         self.retryable = retryable
+        self.payment_intent_id = payment_intent_id
 
 
 class CardDeclinedError(PaymentProviderError):
     code = ErrorCode.CARD_DECLINED
 
     def __init__(
-        self, message: str, *, stripe_code: str | None = None, decline_code: str | None = None
+        self,
+        message: str,
+        *,
+        stripe_code: str | None = None,
+        decline_code: str | None = None,
+        payment_intent_id: str | None = None,
     ) -> None:
-        super().__init__(message, stripe_code=stripe_code, decline_code=decline_code)
+        super().__init__(
+            message,
+            stripe_code=stripe_code,
+            decline_code=decline_code,
+            payment_intent_id=payment_intent_id,
+        )
         if decline_code == "insufficient_funds":
             self.code = ErrorCode.INSUFFICIENT_FUNDS
 

@@ -5,8 +5,17 @@ from graphql_payments.customers.models import Customer
 from graphql_payments.db import Base
 from graphql_payments.idempotency import IdempotencyKey
 from graphql_payments.payments.models import Payment
+from graphql_payments.refunds.models import Refund
 from graphql_payments.webhooks.models import WebhookEvent
 
 metadata = Base.metadata
 
-__all__ = ["CreditEntry", "Customer", "IdempotencyKey", "Payment", "WebhookEvent", "metadata"]
+__all__ = [
+    "CreditEntry",
+    "Customer",
+    "IdempotencyKey",
+    "Payment",
+    "Refund",
+    "WebhookEvent",
+    "metadata",
+]

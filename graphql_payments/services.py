@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from graphql_payments.config import Settings
 from graphql_payments.credits.service import CreditService
 from graphql_payments.db import Database
+from graphql_payments.escrow.service import EscrowService
 from graphql_payments.gateway import PaymentGateway, StripeGateway
 from graphql_payments.payments.service import PaymentService
 from graphql_payments.webhooks.handlers import EventHandlers
@@ -24,6 +25,7 @@ class Services:
     gateway: StripeGateway
     payments: PaymentService
     credits: CreditService
+    escrow: EscrowService
     inbox: WebhookInbox
     sandbox: Sandbox | None = None
 
@@ -44,6 +46,7 @@ class Services:
             gateway=gateway,
             payments=payments,
             credits=CreditService(db, port, settings),
+            escrow=EscrowService(db, port, settings, payments),
             inbox=WebhookInbox(db, settings, EventHandlers(payments)),
             sandbox=sandbox,
         )

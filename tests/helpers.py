@@ -8,8 +8,11 @@ from typing import Any
 
 import httpx
 import jwt
+import stripe
 
 from graphql_payments.gateway import sign_webhook
+from graphql_payments.gateway.http import stripe_client
+from graphql_payments.sandbox import Sandbox
 
 JWT_SECRET = "test-jwt-secret-with-enough-length-for-hs256"
 SHARED_SECRET = "test-shared-secret"
@@ -160,3 +163,12 @@ async def payment_status(gql: GraphQLClient, payment_id: str, user_id: str = "al
 async def balance(gql: GraphQLClient, user_id: str = "alice") -> int:
     data = await gql.data(ME, headers=as_user(user_id))
     return int(data["me"]["creditsBalance"])
+
+
+def sandbox_client(sandbox: Sandbox) -> stripe.StripeClient:
+    """A real Stripe SDK client on the app's sandbox, for looking at what Stripe holds."""
+    return stripe_client(
+        "sk_test_sandbox",
+        api_base="http://sandbox.test",
+        transport=httpx.ASGITransport(app=sandbox.app),
+    )

@@ -14,6 +14,8 @@ from graphql_payments.gateway.objects import (
     CheckoutSession,
     PaymentError,
     PaymentIntent,
+    Refund,
+    Transfer,
 )
 from graphql_payments.gateway.stripe_gateway import StripeGateway, sign_webhook, verify_webhook
 
@@ -42,6 +44,54 @@ class PaymentGateway(Protocol):
 
     async def retrieve_payment_intent(self, payment_intent_id: str) -> PaymentIntent: ...
 
+    async def authorize_payment(
+        self,
+        *,
+        amount: int,
+        currency: str,
+        customer_id: str,
+        payment_method_id: str,
+        description: str | None,
+        return_url: str | None,
+        transfer_group: str | None,
+        metadata: dict[str, str],
+        idempotency_key: str,
+    ) -> PaymentIntent: ...
+
+    async def capture_payment(
+        self, payment_intent_id: str, *, amount: int, idempotency_key: str
+    ) -> PaymentIntent: ...
+
+    async def cancel_payment(
+        self, payment_intent_id: str, *, idempotency_key: str
+    ) -> PaymentIntent: ...
+
+    async def create_transfer(
+        self,
+        *,
+        amount: int,
+        currency: str,
+        destination: str,
+        transfer_group: str,
+        source_transaction: str | None,
+        metadata: dict[str, str],
+        idempotency_key: str,
+    ) -> Transfer: ...
+
+    async def reverse_transfer(
+        self, transfer_id: str, *, amount: int, metadata: dict[str, str], idempotency_key: str
+    ) -> Transfer: ...
+
+    async def create_refund(
+        self,
+        *,
+        payment_intent_id: str,
+        amount: int,
+        reason: str | None,
+        metadata: dict[str, str],
+        idempotency_key: str,
+    ) -> Refund: ...
+
 
 __all__ = [
     "PAYMENT_ID_KEY",
@@ -50,7 +100,9 @@ __all__ = [
     "PaymentError",
     "PaymentGateway",
     "PaymentIntent",
+    "Refund",
     "StripeGateway",
+    "Transfer",
     "sign_webhook",
     "verify_webhook",
 ]

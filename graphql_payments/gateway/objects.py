@@ -56,9 +56,11 @@ class Charge:
     currency: str
     receipt_url: str | None
     metadata: dict[str, str] = field(default_factory=dict)
+    capture_before: int | None = None  # unix time an uncaptured authorization lapses
 
     @classmethod
     def from_stripe(cls, data: Mapping[str, Any]) -> Charge:
+        card = (data.get("payment_method_details") or {}).get("card") or {}
         return cls(
             id=data["id"],
             payment_intent_id=_id(data.get("payment_intent")),
@@ -68,6 +70,7 @@ class Charge:
             currency=str(data.get("currency") or "").upper(),
             receipt_url=data.get("receipt_url"),
             metadata=_metadata(data),
+            capture_before=card.get("capture_before"),
         )
 
 
@@ -83,6 +86,11 @@ class PaymentIntent:
     last_error: PaymentError | None
     metadata: dict[str, str] = field(default_factory=dict)
     latest_charge: Charge | None = None
+    amount_capturable: int = 0
+    capture_method: str = "automatic"
+    cancellation_reason: str | None = None
+    client_secret: str | None = None
+    next_action_url: str | None = None
 
     @property
     def payment_id(self) -> str | None:
@@ -91,6 +99,7 @@ class PaymentIntent:
     @classmethod
     def from_stripe(cls, data: Mapping[str, Any]) -> PaymentIntent:
         charge = data.get("latest_charge")
+        redirect = (data.get("next_action") or {}).get("redirect_to_url") or {}
         return cls(
             id=data["id"],
             status=data["status"],
@@ -102,6 +111,11 @@ class PaymentIntent:
             last_error=PaymentError.from_stripe(data.get("last_payment_error")),
             metadata=_metadata(data),
             latest_charge=Charge.from_stripe(charge) if isinstance(charge, Mapping) else None,
+            amount_capturable=int(data.get("amount_capturable") or 0),
+            capture_method=data.get("capture_method") or "automatic",
+            cancellation_reason=data.get("cancellation_reason"),
+            client_secret=data.get("client_secret"),
+            next_action_url=redirect.get("url"),
         )
 
 
@@ -141,4 +155,58 @@ class CheckoutSession:
             payment_intent=(
                 PaymentIntent.from_stripe(intent) if isinstance(intent, Mapping) else None
             ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    id: str
+    amount: int
+    amount_reversed: int
+    currency: str
+    destination: str | None
+    transfer_group: str | None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def payment_id(self) -> str | None:
+        return self.metadata.get(PAYMENT_ID_KEY)
+
+    @classmethod
+    def from_stripe(cls, data: Mapping[str, Any]) -> Transfer:
+        return cls(
+            id=data["id"],
+            amount=int(data.get("amount") or 0),
+            amount_reversed=int(data.get("amount_reversed") or 0),
+            currency=str(data.get("currency") or "").upper(),
+            destination=_id(data.get("destination")),
+            transfer_group=data.get("transfer_group"),
+            metadata=_metadata(data),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Refund:
+    id: str
+    amount: int
+    currency: str
+    status: str  # pending, requires_action, succeeded, failed, canceled
+    reason: str | None
+    payment_intent_id: str | None
+    charge_id: str | None
+    failure_reason: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_stripe(cls, data: Mapping[str, Any]) -> Refund:
+        return cls(
+            id=data["id"],
+            amount=int(data.get("amount") or 0),
+            currency=str(data.get("currency") or "").upper(),
+            status=data.get("status") or "pending",
+            reason=data.get("reason"),
+            payment_intent_id=_id(data.get("payment_intent")),
+            charge_id=_id(data.get("charge")),
+            failure_reason=data.get("failure_reason"),
+            metadata=_metadata(data),
         )

@@ -22,9 +22,11 @@ from graphql_payments.errors import (
     WebhookSignatureError,
 )
 from graphql_payments.gateway.http import StripeHTTPClient, stripe_client
-from graphql_payments.gateway.objects import CheckoutSession, PaymentIntent
+from graphql_payments.gateway.objects import CheckoutSession, PaymentIntent, Refund, Transfer
 
 log = logging.getLogger(__name__)
+
+EXPAND_CHARGE: dict[str, Any] = {"expand": ["latest_charge"]}
 
 T = TypeVar("T")
 
@@ -42,8 +44,12 @@ def provider_error(exc: stripe.StripeError) -> PaymentProviderError:
     decline_code = getattr(error, "decline_code", None) if error is not None else None
     message = exc.user_message or str(exc._message or "Stripe could not process the request.")
     log.warning("Stripe call failed: %s: %s", type(exc).__name__, exc)
+    intent = getattr(error, "payment_intent", None) if error is not None else None
+    intent_id = getattr(intent, "id", None) if intent is not None else None
     if isinstance(exc, stripe.CardError):
-        return CardDeclinedError(message, stripe_code=exc.code, decline_code=decline_code)
+        return CardDeclinedError(
+            message, stripe_code=exc.code, decline_code=decline_code, payment_intent_id=intent_id
+        )
     retryable = isinstance(exc, stripe.APIConnectionError | stripe.RateLimitError | stripe.APIError)
     if isinstance(exc, stripe.AuthenticationError | stripe.PermissionError):
         log.error("Stripe refused our credentials: %s", exc)
@@ -51,7 +57,11 @@ def provider_error(exc: stripe.StripeError) -> PaymentProviderError:
     elif retryable:
         message = "The payment provider is unavailable; retry with the same idempotency key."
     return PaymentProviderError(
-        message, stripe_code=exc.code, decline_code=decline_code, retryable=retryable
+        message,
+        stripe_code=exc.code,
+        decline_code=decline_code,
+        retryable=retryable,
+        payment_intent_id=intent_id,
     )
 
 
@@ -174,10 +184,142 @@ class StripeGateway:
     async def retrieve_payment_intent(self, payment_intent_id: str) -> PaymentIntent:
         intent = await self._call(
             lambda: self._client.v1.payment_intents.retrieve_async(
-                payment_intent_id, params={"expand": ["latest_charge"]}
+                payment_intent_id,
+                params=EXPAND_CHARGE,  # type: ignore[arg-type]
             )
         )
         return PaymentIntent.from_stripe(_as_dict(intent))
+
+    async def authorize_payment(
+        self,
+        *,
+        amount: int,
+        currency: str,
+        customer_id: str,
+        payment_method_id: str,
+        description: str | None,
+        return_url: str | None,
+        transfer_group: str | None,
+        metadata: Mapping[str, str],
+        idempotency_key: str,
+    ) -> PaymentIntent:
+        """Create and confirm a PaymentIntent that holds the amount (manual capture)."""
+        params: dict[str, Any] = {
+            "amount": amount,
+            "currency": currency.lower(),
+            "customer": customer_id,
+            "payment_method": payment_method_id,
+            "capture_method": "manual",
+            "confirm": True,
+            "metadata": dict(metadata),
+            "expand": EXPAND_CHARGE["expand"],
+        }
+        if description:
+            params["description"] = description
+        if return_url:
+            params["return_url"] = return_url
+        else:
+            # Without a page to come back to, only methods that need no redirect may be used.
+            params["automatic_payment_methods"] = {"enabled": True, "allow_redirects": "never"}
+        if transfer_group:
+            params["transfer_group"] = transfer_group
+        intent = await self._call(
+            lambda: self._client.v1.payment_intents.create_async(
+                params=params,  # type: ignore[arg-type]
+                options={"idempotency_key": idempotency_key},
+            )
+        )
+        return PaymentIntent.from_stripe(_as_dict(intent))
+
+    async def capture_payment(
+        self, payment_intent_id: str, *, amount: int, idempotency_key: str
+    ) -> PaymentIntent:
+        intent = await self._call(
+            lambda: self._client.v1.payment_intents.capture_async(
+                payment_intent_id,
+                params={"amount_to_capture": amount, **EXPAND_CHARGE},  # type: ignore[arg-type]
+                options={"idempotency_key": idempotency_key},
+            )
+        )
+        return PaymentIntent.from_stripe(_as_dict(intent))
+
+    async def cancel_payment(
+        self, payment_intent_id: str, *, idempotency_key: str
+    ) -> PaymentIntent:
+        intent = await self._call(
+            lambda: self._client.v1.payment_intents.cancel_async(
+                payment_intent_id,
+                params={"cancellation_reason": "requested_by_customer"},
+                options={"idempotency_key": idempotency_key},
+            )
+        )
+        return PaymentIntent.from_stripe(_as_dict(intent))
+
+    async def create_transfer(
+        self,
+        *,
+        amount: int,
+        currency: str,
+        destination: str,
+        transfer_group: str,
+        source_transaction: str | None,
+        metadata: Mapping[str, str],
+        idempotency_key: str,
+    ) -> Transfer:
+        params: dict[str, Any] = {
+            "amount": amount,
+            "currency": currency.lower(),
+            "destination": destination,
+            "transfer_group": transfer_group,
+            "metadata": dict(metadata),
+        }
+        if source_transaction:
+            params["source_transaction"] = source_transaction
+        transfer = await self._call(
+            lambda: self._client.v1.transfers.create_async(
+                params=params,  # type: ignore[arg-type]
+                options={"idempotency_key": idempotency_key},
+            )
+        )
+        return Transfer.from_stripe(_as_dict(transfer))
+
+    async def reverse_transfer(
+        self, transfer_id: str, *, amount: int, metadata: Mapping[str, str], idempotency_key: str
+    ) -> Transfer:
+        """Take `amount` back from a connected account; the transfer as it is afterwards."""
+        await self._call(
+            lambda: self._client.v1.transfers.reversals.create_async(
+                transfer_id,
+                params={"amount": amount, "metadata": dict(metadata)},
+                options={"idempotency_key": idempotency_key},
+            )
+        )
+        transfer = await self._call(lambda: self._client.v1.transfers.retrieve_async(transfer_id))
+        return Transfer.from_stripe(_as_dict(transfer))
+
+    async def create_refund(
+        self,
+        *,
+        payment_intent_id: str,
+        amount: int,
+        reason: str | None,
+        metadata: Mapping[str, str],
+        idempotency_key: str,
+    ) -> Refund:
+        params: dict[str, Any] = {
+            "payment_intent": payment_intent_id,
+            "amount": amount,
+            "metadata": dict(metadata),
+        }
+        if reason:
+            params["reason"] = reason
+        refund = await self._call(
+            lambda: self._client.v1.refunds.create_async(
+                params=params,  # type: ignore[arg-type]
+                options={"idempotency_key": idempotency_key},
+            )
+        )
+        return Refund.from_stripe(_as_dict(refund))
 
 
 def verify_webhook(

@@ -25,6 +25,7 @@ from strawberry.tools import merge_types
 
 from graphql_payments.credits.mutations import CreditMutations
 from graphql_payments.credits.queries import CreditQueries
+from graphql_payments.escrow.mutations import EscrowMutations
 from graphql_payments.graphql.errors import should_mask
 from graphql_payments.payments.queries import PaymentQueries
 
@@ -38,7 +39,7 @@ VALIDATION_RULES: list[type[ASTValidationRule]] = [
 ]
 
 Query = merge_types("Query", (CreditQueries, PaymentQueries))
-Mutation = merge_types("Mutation", (CreditMutations,))
+Mutation = merge_types("Mutation", (CreditMutations, EscrowMutations))
 
 EXTENSIONS: list[Any] = [
     lambda: ParserCache(maxsize=1000),

@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 import uuid
 
-from sqlalchemy import BigInteger, Enum, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Enum, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from graphql_payments.db import Base, UTCDateTime, utcnow
@@ -14,6 +14,7 @@ from graphql_payments.db import Base, UTCDateTime, utcnow
 
 class PaymentKind(enum.Enum):
     CREDIT_PURCHASE = "CREDIT_PURCHASE"
+    ESCROW = "ESCROW"
 
 
 class PaymentStatus(enum.Enum):
@@ -35,9 +36,28 @@ def new_payment_id() -> str:
     return f"pay_{uuid.uuid4().hex}"
 
 
+# Escrow statuses after which an order may be authorized again.
+REUSABLE_ORDER_STATUSES = ("FAILED", "REVERTED", "EXPIRED", "CANCELED")
+_LIVE_ESCROW = text(
+    "kind = 'ESCROW' AND status NOT IN ("
+    + ", ".join(f"'{s}'" for s in REUSABLE_ORDER_STATUSES)
+    + ")"
+)
+
+
 class Payment(Base):
     __tablename__ = "payments"
-    __table_args__ = (Index("ix_payments_user_created", "user_id", "created_at", "id"),)
+    __table_args__ = (
+        Index("ix_payments_user_created", "user_id", "created_at", "id"),
+        # One live escrow per order, whatever races: enforced by the database.
+        Index(
+            "uq_payments_live_order",
+            "order_id",
+            unique=True,
+            sqlite_where=_LIVE_ESCROW,
+            postgresql_where=_LIVE_ESCROW,
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=new_payment_id)
     user_id: Mapped[str] = mapped_column(String(128))
@@ -60,6 +80,20 @@ class Payment(Base):
     stripe_charge_id: Mapped[str | None] = mapped_column(String(255))
     checkout_url: Mapped[str | None] = mapped_column(Text)
     receipt_url: Mapped[str | None] = mapped_column(Text)
+
+    # Escrow: the order, the runner who is paid on release, and what was captured and moved.
+    order_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    runner_id: Mapped[str | None] = mapped_column(String(128))
+    runner_account_id: Mapped[str | None] = mapped_column(String(255))
+    captured_amount: Mapped[int | None] = mapped_column(BigInteger)
+    platform_fee: Mapped[int | None] = mapped_column(BigInteger)
+    transfer_id: Mapped[str | None] = mapped_column(String(255))
+    transferred_amount: Mapped[int | None] = mapped_column(BigInteger)
+    transfer_reversed_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    hold_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # An operation claimed but not finished (release or revert); a retry finishes it.
+    pending_operation: Mapped[str | None] = mapped_column(String(16))
+    requested_capture: Mapped[int | None] = mapped_column(BigInteger)
 
     failure_code: Mapped[str | None] = mapped_column(String(100))
     decline_code: Mapped[str | None] = mapped_column(String(100))

@@ -41,10 +41,8 @@ class PaymentQueries:
                 "Pass exactly one of id, checkoutSessionId and orderId.", "BAD_USER_INPUT"
             )
         viewer = permissions.viewer(info)
-        if order_id is not None:
-            return None
         payment = await info.context.services.payments.status(
-            viewer, payment_id=id, checkout_session_id=checkout_session_id
+            viewer, payment_id=id, checkout_session_id=checkout_session_id, order_id=order_id
         )
         return Payment.of(payment) if payment is not None else None
 

@@ -7,32 +7,48 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphql_payments.payments.models import Payment, PaymentKind, PaymentStatus
 
 
-async def get(session: AsyncSession, payment_id: str, *, lock: bool = False) -> Payment | None:
-    query = select(Payment).where(Payment.id == payment_id)
+async def _one(
+    session: AsyncSession, condition: ColumnElement[bool], *, lock: bool
+) -> Payment | None:
+    """The payment matching `condition`; with `lock`, row-locked until the transaction ends."""
+    query = select(Payment).where(condition)
     if lock:
         query = query.with_for_update()
     return (await session.execute(query)).scalar_one_or_none()
+
+
+async def get(session: AsyncSession, payment_id: str, *, lock: bool = False) -> Payment | None:
+    return await _one(session, Payment.id == payment_id, lock=lock)
 
 
 async def get_by_checkout_session(
     session: AsyncSession, checkout_session_id: str, *, lock: bool = False
 ) -> Payment | None:
-    query = select(Payment).where(Payment.stripe_checkout_session_id == checkout_session_id)
-    if lock:
-        query = query.with_for_update()
-    return (await session.execute(query)).scalar_one_or_none()
+    return await _one(session, Payment.stripe_checkout_session_id == checkout_session_id, lock=lock)
 
 
 async def get_by_payment_intent(
     session: AsyncSession, payment_intent_id: str, *, lock: bool = False
 ) -> Payment | None:
-    query = select(Payment).where(Payment.stripe_payment_intent_id == payment_intent_id)
+    return await _one(session, Payment.stripe_payment_intent_id == payment_intent_id, lock=lock)
+
+
+async def latest_for_order(
+    session: AsyncSession, order_id: str, *, lock: bool = False
+) -> Payment | None:
+    """The order's newest escrow payment (the live one, when there is one)."""
+    query = (
+        select(Payment)
+        .where(Payment.order_id == order_id, Payment.kind == PaymentKind.ESCROW)
+        .order_by(Payment.created_at.desc(), Payment.id.desc())
+        .limit(1)
+    )
     if lock:
         query = query.with_for_update()
     return (await session.execute(query)).scalar_one_or_none()

@@ -18,9 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from graphql_payments.auth import Principal
 from graphql_payments.credits import repository as ledger
 from graphql_payments.credits.models import EntryReason
-from graphql_payments.db import Database
+from graphql_payments.db import Database, utcnow
 from graphql_payments.errors import PaymentProviderError
-from graphql_payments.gateway import Charge, CheckoutSession, PaymentGateway, PaymentIntent
+from graphql_payments.gateway import (
+    Charge,
+    CheckoutSession,
+    PaymentGateway,
+    PaymentIntent,
+    Transfer,
+)
 from graphql_payments.payments import repository
 from graphql_payments.payments.models import Payment, PaymentKind, PaymentStatus
 from graphql_payments.payments.states import can_transition
@@ -91,6 +97,45 @@ async def _find(
     return None
 
 
+# Statuses in which Stripe may know more than we do yet.
+WAITING_FOR_STRIPE = frozenset({PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION})
+
+# How long a card authorization holds when Stripe does not say (`capture_before`).
+DEFAULT_HOLD = dt.timedelta(days=7)
+
+
+def record_failure(payment: Payment, intent: PaymentIntent) -> None:
+    if intent.last_error is not None:
+        payment.failure_code = intent.last_error.code
+        payment.decline_code = intent.last_error.decline_code
+        payment.failure_message = intent.last_error.message
+
+
+def apply_escrow_intent(payment: Payment, intent: PaymentIntent) -> None:
+    """Move an escrow payment as its manual-capture PaymentIntent moved."""
+    cause = f"payment intent {intent.id} {intent.status}"
+    if intent.status == "requires_action":
+        move(payment, PaymentStatus.REQUIRES_ACTION, cause=cause)
+    elif intent.status == "requires_capture":
+        if move(payment, PaymentStatus.AUTHORIZED, cause=cause):
+            payment.failure_code = payment.decline_code = payment.failure_message = None
+        if payment.hold_expires_at is None:
+            payment.hold_expires_at = utcnow() + DEFAULT_HOLD
+    elif intent.status == "succeeded":
+        if payment.captured_amount is None:
+            payment.captured_amount = intent.amount_received
+        # A release in progress finishes the move itself, once the runner is paid.
+        if payment.pending_operation is None:
+            move(payment, PaymentStatus.RELEASED, cause=cause)
+    elif intent.status == "canceled":
+        expired = intent.cancellation_reason == "automatic"
+        target = PaymentStatus.EXPIRED if expired else PaymentStatus.REVERTED
+        move(payment, target, cause=f"{cause} ({intent.cancellation_reason})")
+    elif intent.status == "requires_payment_method" and intent.last_error is not None:
+        record_failure(payment, intent)
+        move(payment, PaymentStatus.FAILED, cause=cause)
+
+
 class PaymentService:
     def __init__(self, db: Database, gateway: PaymentGateway) -> None:
         self.db = db
@@ -102,6 +147,7 @@ class PaymentService:
         *,
         payment_id: str | None = None,
         checkout_session_id: str | None = None,
+        order_id: str | None = None,
     ) -> Payment | None:
         """A payment the viewer may see; a PENDING checkout is first checked with Stripe."""
         async with self.db.reading() as session:
@@ -109,25 +155,31 @@ class PaymentService:
                 payment = await repository.get(session, payment_id)
             elif checkout_session_id is not None:
                 payment = await repository.get_by_checkout_session(session, checkout_session_id)
+            elif order_id is not None:
+                payment = await repository.latest_for_order(session, order_id)
             else:
                 payment = None
         payment = visible_to(viewer, payment)
-        if payment is not None and payment.status is PaymentStatus.PENDING:
+        if payment is not None and payment.status in WAITING_FOR_STRIPE:
             payment = await self.refresh(payment)
         return payment
 
     async def refresh(self, payment: Payment) -> Payment:
-        """Ask Stripe about a pending payment and apply what it says (the success page path)."""
-        if payment.stripe_checkout_session_id is None:
-            return payment
+        """Ask Stripe about a waiting payment and apply what it says (the success page path)."""
         try:
-            checkout = await self.gateway.retrieve_checkout_session(
-                payment.stripe_checkout_session_id
-            )
+            if payment.stripe_checkout_session_id is not None:
+                checkout = await self.gateway.retrieve_checkout_session(
+                    payment.stripe_checkout_session_id
+                )
+                return await self.apply_checkout_session(checkout) or payment
+            if payment.stripe_payment_intent_id is not None:
+                intent = await self.gateway.retrieve_payment_intent(
+                    payment.stripe_payment_intent_id
+                )
+                return await self.apply_payment_intent(intent) or payment
         except PaymentProviderError as exc:
             log.warning("payment %s: could not refresh from Stripe: %s", payment.id, exc)
-            return payment
-        return await self.apply_checkout_session(checkout) or payment
+        return payment
 
     async def history(
         self,
@@ -212,7 +264,9 @@ class PaymentService:
             )
             if intent.latest_charge is not None:
                 self._apply_charge_fields(payment, intent.latest_charge)
-            if intent.status == "succeeded":
+            if payment.kind is PaymentKind.ESCROW:
+                apply_escrow_intent(payment, intent)
+            elif intent.status == "succeeded":
                 await self._succeed(
                     session,
                     payment,
@@ -221,9 +275,7 @@ class PaymentService:
                     cause=f"payment intent {intent.id} succeeded",
                 )
             elif intent.last_error is not None and payment.status is PaymentStatus.PENDING:
-                payment.failure_code = intent.last_error.code
-                payment.decline_code = intent.last_error.decline_code
-                payment.failure_message = intent.last_error.message
+                record_failure(payment, intent)
             await session.flush()
             return payment
 
@@ -241,9 +293,26 @@ class PaymentService:
             await session.flush()
             return payment
 
+    async def apply_transfer(self, transfer: Transfer) -> Payment | None:
+        """Record a transfer to a runner and how much of it was reversed."""
+        async with self.db.transaction() as session:
+            payment = await _find(session, payment_id=transfer.payment_id)
+            if payment is None:
+                return None
+            _link(payment, transfer_id=transfer.id)
+            if payment.transfer_id == transfer.id:
+                payment.transferred_amount = transfer.amount
+                payment.transfer_reversed_amount = max(
+                    payment.transfer_reversed_amount, transfer.amount_reversed
+                )
+            await session.flush()
+            return payment
+
     @staticmethod
     def _apply_charge_fields(payment: Payment, charge: Charge) -> None:
         _link(payment, stripe_charge_id=charge.id, receipt_url=charge.receipt_url)
+        if charge.capture_before is not None and payment.kind is PaymentKind.ESCROW:
+            payment.hold_expires_at = dt.datetime.fromtimestamp(charge.capture_before, dt.UTC)
 
     async def _succeed(
         self,

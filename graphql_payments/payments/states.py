@@ -12,6 +12,16 @@ Credit purchase (Stripe Checkout):
 
 A declined card on the hosted page leaves the session open, so the payment stays PENDING with
 the failure recorded; the customer may try another card.
+
+Escrow (manual capture, then a Connect transfer to the runner):
+
+    PENDING ──► REQUIRES_ACTION ──► AUTHORIZED ──release──► RELEASED ──revert──► REVERTED
+       │              │                 ├──revert──────────────────────────────► REVERTED
+       │              │                 └──hold lapses (7 days)──► EXPIRED
+       └──declined────┴──► FAILED
+
+PENDING and REQUIRES_ACTION may also be reverted (the intent is canceled). FAILED, REVERTED and
+EXPIRED free the order for a new authorization.
 """
 
 from __future__ import annotations
@@ -28,6 +38,15 @@ TRANSITIONS: dict[PaymentKind, dict[PaymentStatus, frozenset[PaymentStatus]]] = 
         S.EXPIRED: frozenset(),
         S.CANCELED: frozenset(),
     },
+    PaymentKind.ESCROW: {
+        S.PENDING: frozenset({S.REQUIRES_ACTION, S.AUTHORIZED, S.FAILED, S.REVERTED}),
+        S.REQUIRES_ACTION: frozenset({S.AUTHORIZED, S.FAILED, S.REVERTED, S.EXPIRED}),
+        S.AUTHORIZED: frozenset({S.RELEASED, S.REVERTED, S.EXPIRED}),
+        S.RELEASED: frozenset({S.REVERTED}),
+        S.FAILED: frozenset(),
+        S.REVERTED: frozenset(),
+        S.EXPIRED: frozenset(),
+    },
 }
 
 
@@ -40,4 +59,4 @@ def is_terminal(kind: PaymentKind, status: PaymentStatus) -> bool:
 
 
 # Statuses in which the customer's money was received.
-PAID_STATUSES = frozenset({S.SUCCEEDED, S.PARTIALLY_REFUNDED, S.REFUNDED, S.DISPUTED})
+PAID_STATUSES = frozenset({S.SUCCEEDED, S.RELEASED, S.PARTIALLY_REFUNDED, S.REFUNDED, S.DISPUTED})

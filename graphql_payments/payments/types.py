@@ -14,6 +14,10 @@ strawberry.enum(PaymentKind, description="What a payment is for.")
 strawberry.enum(PaymentStatus, description="Where a payment is in its kind's state machine.")
 
 
+def _money(amount: int | None, currency: str) -> Money | None:
+    return None if amount is None else Money.of(amount, currency)
+
+
 @strawberry.type(description="A payment of any kind, as our records hold it.")
 class Payment:
     id: strawberry.ID
@@ -33,6 +37,22 @@ class Payment:
     stripe_payment_intent_id: str | None
     stripe_checkout_session_id: str | None
     receipt_url: str | None
+    order_id: str | None = strawberry.field(description="Escrow: the marketplace order.")
+    runner_id: str | None = strawberry.field(description="Escrow: who was paid on release.")
+    captured_amount: Money | None = strawberry.field(description="Escrow: what was captured.")
+    platform_fee: Money | None = strawberry.field(
+        description="Escrow: the platform's share of the captured amount."
+    )
+    transfer_id: str | None = strawberry.field(description="Escrow: the transfer to the runner.")
+    transferred_amount: Money | None = strawberry.field(
+        description="Escrow: what the runner received (before reversals)."
+    )
+    transfer_reversed_amount: Money = strawberry.field(
+        description="Escrow: what was taken back from the runner."
+    )
+    hold_expires_at: dt.datetime | None = strawberry.field(
+        description="Escrow: when the uncaptured authorization lapses."
+    )
     created_at: dt.datetime
     updated_at: dt.datetime
 
@@ -54,6 +74,14 @@ class Payment:
             stripe_payment_intent_id=payment.stripe_payment_intent_id,
             stripe_checkout_session_id=payment.stripe_checkout_session_id,
             receipt_url=payment.receipt_url,
+            order_id=payment.order_id,
+            runner_id=payment.runner_id,
+            captured_amount=_money(payment.captured_amount, payment.currency),
+            platform_fee=_money(payment.platform_fee, payment.currency),
+            transfer_id=payment.transfer_id,
+            transferred_amount=_money(payment.transferred_amount, payment.currency),
+            transfer_reversed_amount=Money.of(payment.transfer_reversed_amount, payment.currency),
+            hold_expires_at=payment.hold_expires_at,
             created_at=payment.created_at,
             updated_at=payment.updated_at,
         )

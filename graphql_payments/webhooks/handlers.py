@@ -10,7 +10,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from graphql_payments.gateway import PAYMENT_ID_KEY, Charge, CheckoutSession, PaymentIntent
+from graphql_payments.gateway import (
+    PAYMENT_ID_KEY,
+    Charge,
+    CheckoutSession,
+    PaymentIntent,
+    Transfer,
+)
 from graphql_payments.payments.models import Payment
 from graphql_payments.payments.service import PaymentService
 
@@ -45,7 +51,12 @@ class EventHandlers:
             "checkout.session.async_payment_failed": self.checkout_session_failed,
             "payment_intent.succeeded": self.payment_intent,
             "payment_intent.payment_failed": self.payment_intent,
+            "payment_intent.amount_capturable_updated": self.payment_intent,
+            "payment_intent.requires_action": self.payment_intent,
+            "payment_intent.canceled": self.payment_intent,
             "charge.succeeded": self.charge,
+            "transfer.created": self.transfer,
+            "transfer.reversed": self.transfer,
         }
 
     async def handle(self, event: Mapping[str, Any]) -> None:
@@ -69,3 +80,6 @@ class EventHandlers:
 
     async def charge(self, obj: Mapping[str, Any]) -> None:
         _settle(await self.payments.apply_charge(Charge.from_stripe(obj)), obj)
+
+    async def transfer(self, obj: Mapping[str, Any]) -> None:
+        _settle(await self.payments.apply_transfer(Transfer.from_stripe(obj)), obj)

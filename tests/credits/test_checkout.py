@@ -7,12 +7,10 @@ import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 
 from graphql_payments.db import utcnow
 from graphql_payments.gateway import PAYMENT_ID_KEY
-from graphql_payments.gateway.http import stripe_client
 from graphql_payments.payments import repository as payments
 from graphql_payments.payments.models import Payment, PaymentKind, PaymentStatus
 from graphql_payments.sandbox import Sandbox
@@ -25,6 +23,7 @@ from tests.helpers import (
     balance,
     checkout,
     payment_status,
+    sandbox_client,
 )
 
 
@@ -40,12 +39,7 @@ query { paymentHistory { totalCount edges { node { id status credits kind } } } 
 
 
 async def _sessions(sandbox: Sandbox) -> list[str]:
-    client = stripe_client(
-        "sk_test_sandbox",
-        api_base="http://sandbox.test",
-        transport=httpx.ASGITransport(app=sandbox.app),
-    )
-    listed = await client.v1.checkout.sessions.list_async(params={"limit": 100})
+    listed = await sandbox_client(sandbox).v1.checkout.sessions.list_async(params={"limit": 100})
     return [s.id for s in listed.data]
 
 

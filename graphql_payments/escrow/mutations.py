@@ -1,0 +1,89 @@
+"""Escrow mutations: `authorize`, `release`, `revert`."""
+
+from __future__ import annotations
+
+import strawberry
+
+from graphql_payments.errors import PaymentsError
+from graphql_payments.escrow.service import AuthorizeRequest
+from graphql_payments.escrow.types import (
+    AuthorizeInput,
+    AuthorizeResult,
+    AuthorizeSuccess,
+    ReleaseInput,
+    ReleaseResult,
+    ReleaseSuccess,
+    RevertInput,
+    RevertResult,
+    RevertSuccess,
+)
+from graphql_payments.graphql import permissions
+from graphql_payments.graphql.context import Info
+from graphql_payments.graphql.errors import user_error
+from graphql_payments.payments.types import Payment
+
+
+@strawberry.type
+class EscrowMutations:
+    @strawberry.mutation(
+        description=(
+            "Hold an order's amount on the customer's card (the customer, or an admin for "
+            "userId). One live escrow per order; the same idempotencyKey returns the same one."
+        )
+    )
+    async def authorize(self, info: Info, input: AuthorizeInput) -> AuthorizeResult:
+        user_id = permissions.acting_for(info, input.user_id)
+        request = AuthorizeRequest(
+            order_id=input.order_id,
+            amount=input.amount,
+            currency=input.currency,
+            payment_method_id=input.payment_method_id,
+            idempotency_key=input.idempotency_key,
+            description=input.description,
+            return_url=input.return_url,
+        )
+        try:
+            done = await info.context.services.escrow.authorize(user_id, request)
+        except PaymentsError as exc:
+            return user_error(exc)  # type: ignore[no-any-return]
+        return AuthorizeSuccess(
+            payment=Payment.of(done.payment),
+            client_secret=done.client_secret,
+            next_action_url=done.next_action_url,
+        )
+
+    @strawberry.mutation(
+        description=(
+            "Admins and services: capture the order's hold (or `amount` of it) and transfer "
+            "it, less the platform fee, to the runner's Connect account. Calling it again "
+            "returns the same result."
+        )
+    )
+    async def release(self, info: Info, input: ReleaseInput) -> ReleaseResult:
+        permissions.admin(info)
+        try:
+            payment = await info.context.services.escrow.release(
+                order_id=input.order_id,
+                runner_id=input.runner_id,
+                runner_account_id=input.runner_account_id,
+                amount=input.amount,
+            )
+        except PaymentsError as exc:
+            return user_error(exc)  # type: ignore[no-any-return]
+        return ReleaseSuccess(payment=Payment.of(payment))
+
+    @strawberry.mutation(
+        description=(
+            "Admins and services: cancel the order's hold, or after release refund the "
+            "customer and reverse the runner's transfer. Calling it again returns the same result."
+        )
+    )
+    async def revert(self, info: Info, input: RevertInput) -> RevertResult:
+        permissions.admin(info)
+        try:
+            payment = await info.context.services.escrow.revert(
+                order_id=input.order_id, reason=input.reason
+            )
+        except PaymentsError as exc:
+            return user_error(exc)  # type: ignore[no-any-return]
+        return RevertSuccess(payment=Payment.of(payment))

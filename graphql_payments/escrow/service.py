@@ -1,0 +1,427 @@
+"""Authorize, release and revert escrow payments.
+
+* `authorize` holds the order's amount on the customer's card (a PaymentIntent with manual
+  capture, confirmed at once). One live escrow per order, enforced by a unique index.
+* `release` captures the hold (all of it or less) and, when the runner has a Connect account,
+  transfers the captured amount minus the platform fee, grouped by order.
+* `revert` cancels a hold, or after a release refunds the customer and reverses the transfer.
+
+Each of release and revert first claims the payment (`pending_operation`) in its own short
+transaction under a row lock, so when both race exactly one proceeds and the other gets
+InvalidStatusError. Every Stripe POST carries an idempotency key derived from the payment, so a
+retry after a failure part way finishes the same operation with no second capture or transfer.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from graphql_payments import idempotency
+from graphql_payments.config import Settings
+from graphql_payments.credits.service import STRIPE_MAX_AMOUNT, check_redirect_url
+from graphql_payments.customers.service import ensure_customer
+from graphql_payments.db import Database
+from graphql_payments.errors import (
+    CardDeclinedError,
+    InvalidStatusError,
+    NotFoundError,
+    PaymentProviderError,
+    ValidationError,
+)
+from graphql_payments.gateway import PAYMENT_ID_KEY, PaymentGateway
+from graphql_payments.money import normalize_currency
+from graphql_payments.payments import repository as payments
+from graphql_payments.payments.models import (
+    REUSABLE_ORDER_STATUSES,
+    Payment,
+    PaymentKind,
+    PaymentStatus,
+    new_payment_id,
+)
+from graphql_payments.payments.service import PaymentService, move
+from graphql_payments.refunds import repository as refunds
+from graphql_payments.refunds.models import Refund, RefundStatus
+
+log = logging.getLogger(__name__)
+
+RELEASE = "release"
+REVERT = "revert"
+MAX_ID_LENGTH = 255
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizeRequest:
+    order_id: str
+    amount: int
+    currency: str
+    payment_method_id: str
+    idempotency_key: str
+    description: str | None = None
+    return_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Authorization:
+    payment: Payment
+    client_secret: str | None
+    next_action_url: str | None
+
+
+def platform_fee(amount: int, basis_points: int) -> int:
+    """The platform's share of `amount`, rounded up: a fraction of a minor unit goes to us."""
+    return -(-amount * basis_points // 10_000)
+
+
+def _optional(value: str | None, field: str) -> str | None:
+    stripped = (value or "").strip()
+    if len(stripped) > MAX_ID_LENGTH:
+        raise ValidationError(f"{field} is longer than {MAX_ID_LENGTH}.", field=field)
+    return stripped or None
+
+
+def _required(value: str | None, field: str) -> str:
+    stripped = _optional(value, field)
+    if stripped is None:
+        raise ValidationError(f"{field} is required.", field=field)
+    return stripped
+
+
+def _amount(value: int, field: str = "amount") -> int:
+    if value <= 0:
+        raise ValidationError(f"{field} must be a positive number of minor units.", field=field)
+    if value > STRIPE_MAX_AMOUNT:
+        raise ValidationError(f"{field} is above the largest amount Stripe accepts.", field=field)
+    return value
+
+
+class EscrowService:
+    def __init__(
+        self,
+        db: Database,
+        gateway: PaymentGateway,
+        settings: Settings,
+        payments: PaymentService,
+    ) -> None:
+        self.db = db
+        self.gateway = gateway
+        self.settings = settings
+        self.payments = payments
+
+    async def authorize(self, user_id: str, request: AuthorizeRequest) -> Authorization:
+        key = idempotency.check_key(request.idempotency_key)
+        order_id = _required(request.order_id, "orderId")
+        payment_method = _required(request.payment_method_id, "paymentMethodId")
+        amount = _amount(request.amount)
+        currency = normalize_currency(request.currency)
+        description = _optional(request.description, "description")
+        return_url = None
+        if request.return_url:
+            return_url = check_redirect_url(request.return_url, field="returnUrl", allowed_hosts=[])
+        digest = idempotency.request_hash(
+            {
+                "order_id": order_id,
+                "amount": amount,
+                "currency": currency,
+                "payment_method": payment_method,
+                "description": description,
+                "return_url": return_url,
+            }
+        )
+        payment = await self._payment_for_key(
+            user_id, key, digest, order_id=order_id, amount=amount, currency=currency,
+            description=description,
+        )  # fmt: skip
+        if payment.status is PaymentStatus.FAILED:
+            raise CardDeclinedError(
+                payment.failure_message or "The card was declined.",
+                stripe_code=payment.failure_code,
+                decline_code=payment.decline_code,
+            )
+        if payment.stripe_payment_intent_id is not None:
+            intent = await self.gateway.retrieve_payment_intent(payment.stripe_payment_intent_id)
+        else:
+            customer_id = await ensure_customer(self.db, self.gateway, user_id)
+            try:
+                intent = await self.gateway.authorize_payment(
+                    amount=amount,
+                    currency=currency,
+                    customer_id=customer_id,
+                    payment_method_id=payment_method,
+                    description=description,
+                    return_url=return_url,
+                    transfer_group=order_id,
+                    metadata={PAYMENT_ID_KEY: payment.id, "order_id": order_id},
+                    idempotency_key=f"authorize-{payment.id}",
+                )
+            except CardDeclinedError as exc:
+                await self._declined(payment.id, exc, customer_id)
+                raise
+        applied = await self.payments.apply_payment_intent(intent)
+        assert applied is not None
+        return Authorization(applied, intent.client_secret, intent.next_action_url)
+
+    async def _payment_for_key(
+        self,
+        user_id: str,
+        key: str,
+        digest: str,
+        *,
+        order_id: str,
+        amount: int,
+        currency: str,
+        description: str | None,
+    ) -> Payment:
+        async with self.db.transaction() as session:
+            scope = {"scope": "authorize", "user_id": user_id, "key": key, "digest": digest}
+            existing = await idempotency.find(session, **scope)
+            if existing is None:
+                live = await payments.latest_for_order(session, order_id)
+                if live is not None and live.status.value not in REUSABLE_ORDER_STATUSES:
+                    raise InvalidStatusError(
+                        f"Order {order_id} already has a {live.status.value} escrow payment."
+                    )
+                payment = Payment(
+                    id=new_payment_id(),
+                    user_id=user_id,
+                    kind=PaymentKind.ESCROW,
+                    status=PaymentStatus.PENDING,
+                    amount=amount,
+                    currency=currency,
+                    order_id=order_id,
+                    description=description,
+                )
+                if await idempotency.claim(session, **scope, resource_id=payment.id):
+                    return await self._insert_live(session, payment)
+                existing = await idempotency.find(session, **scope)
+            assert existing is not None
+            found = await payments.get(session, existing)
+            assert found is not None
+            return found
+
+    @staticmethod
+    async def _insert_live(session: AsyncSession, payment: Payment) -> Payment:
+        try:
+            async with session.begin_nested():
+                return await payments.add(session, payment)
+        except IntegrityError:
+            raise InvalidStatusError(
+                f"Order {payment.order_id} already has a live escrow payment."
+            ) from None
+
+    async def _declined(self, payment_id: str, exc: CardDeclinedError, customer_id: str) -> None:
+        async with self.db.transaction() as session:
+            payment = await payments.get(session, payment_id, lock=True)
+            assert payment is not None
+            payment.stripe_customer_id = payment.stripe_customer_id or customer_id
+            if exc.payment_intent_id and payment.stripe_payment_intent_id is None:
+                payment.stripe_payment_intent_id = exc.payment_intent_id
+            payment.failure_code = exc.stripe_code
+            payment.decline_code = exc.decline_code
+            payment.failure_message = exc.message
+            move(payment, PaymentStatus.FAILED, cause=f"declined: {exc.decline_code}")
+
+    async def release(
+        self,
+        *,
+        order_id: str,
+        runner_id: str | None,
+        runner_account_id: str | None,
+        amount: int | None,
+    ) -> Payment:
+        """Capture the hold (or `amount` of it) and pay the runner; idempotent."""
+        order = _required(order_id, "orderId")
+        runner = _optional(runner_id, "runnerId")
+        account = _optional(runner_account_id, "runnerAccountId")
+        if account is not None and not account.startswith("acct_"):
+            raise ValidationError("runnerAccountId must be a Stripe account id (acct_...).",
+                                  field="runnerAccountId")  # fmt: skip
+        if amount is not None:
+            _amount(amount)
+        async with self.db.transaction() as session:
+            payment = await self._locked_for_order(session, order)
+            if payment.status is PaymentStatus.RELEASED and payment.pending_operation is None:
+                return payment
+            self._claim(payment, RELEASE, allowed={PaymentStatus.AUTHORIZED})
+            if payment.pending_operation is None:
+                capture = amount if amount is not None else payment.amount
+                if capture > payment.amount:
+                    raise ValidationError(
+                        f"amount is above the {payment.amount} held for this order.",
+                        field="amount",
+                    )
+                payment.pending_operation = RELEASE
+                payment.requested_capture = capture
+                payment.runner_id = runner
+                payment.runner_account_id = account
+            payment_id = payment.id
+        return await self._finish_release(payment_id)
+
+    async def _finish_release(self, payment_id: str) -> Payment:
+        async with self.db.reading() as session:
+            payment = await payments.get(session, payment_id)
+        assert payment is not None
+        assert payment.stripe_payment_intent_id is not None
+        assert payment.requested_capture is not None
+        try:
+            intent = await self.gateway.capture_payment(
+                payment.stripe_payment_intent_id,
+                amount=payment.requested_capture,
+                idempotency_key=f"capture-{payment.id}",
+            )
+        except PaymentProviderError as exc:
+            if not exc.retryable:
+                await self._abandon(payment_id, RELEASE)
+            raise
+        await self.payments.apply_payment_intent(intent)
+        captured = intent.amount_received
+        fee = platform_fee(captured, self.settings.platform_fee_bps)
+        transfer_id = payment.transfer_id
+        transferred = payment.transferred_amount
+        if payment.runner_account_id and captured - fee > 0 and transfer_id is None:
+            transfer = await self.gateway.create_transfer(
+                amount=captured - fee,
+                currency=payment.currency,
+                destination=payment.runner_account_id,
+                transfer_group=payment.order_id or payment.id,
+                source_transaction=intent.latest_charge_id,
+                metadata={PAYMENT_ID_KEY: payment.id, "order_id": payment.order_id or ""},
+                idempotency_key=f"transfer-{payment.id}",
+            )
+            transfer_id, transferred = transfer.id, transfer.amount
+        async with self.db.transaction() as session:
+            stored = await payments.get(session, payment_id, lock=True)
+            assert stored is not None
+            stored.captured_amount = captured
+            stored.platform_fee = fee
+            stored.transfer_id = stored.transfer_id or transfer_id
+            stored.transferred_amount = stored.transferred_amount or transferred
+            stored.pending_operation = None
+            move(stored, PaymentStatus.RELEASED, cause="released")
+            await session.flush()
+            return stored
+
+    async def revert(self, *, order_id: str, reason: str | None) -> Payment:
+        """Cancel the hold, or refund the customer and take the runner's transfer back."""
+        order = _required(order_id, "orderId")
+        why = _optional(reason, "reason")
+        async with self.db.transaction() as session:
+            payment = await self._locked_for_order(session, order)
+            if payment.status is PaymentStatus.REVERTED and payment.pending_operation is None:
+                return payment
+            self._claim(
+                payment,
+                REVERT,
+                allowed={
+                    PaymentStatus.PENDING,
+                    PaymentStatus.REQUIRES_ACTION,
+                    PaymentStatus.AUTHORIZED,
+                    PaymentStatus.RELEASED,
+                },
+            )
+            if payment.pending_operation is None:
+                payment.pending_operation = REVERT
+                if payment.status is PaymentStatus.RELEASED and payment.captured_amount:
+                    session.add(
+                        Refund(
+                            payment_id=payment.id,
+                            amount=payment.captured_amount - payment.refunded_amount,
+                            currency=payment.currency,
+                            status=RefundStatus.PENDING,
+                            reason=why or "reverted",
+                        )
+                    )
+            payment_id, captured = payment.id, payment.status is PaymentStatus.RELEASED
+        if captured:
+            return await self._refund_and_reverse(payment_id)
+        return await self._cancel_hold(payment_id)
+
+    async def _cancel_hold(self, payment_id: str) -> Payment:
+        async with self.db.reading() as session:
+            payment = await payments.get(session, payment_id)
+        assert payment is not None
+        if payment.stripe_payment_intent_id is not None:
+            try:
+                intent = await self.gateway.cancel_payment(
+                    payment.stripe_payment_intent_id, idempotency_key=f"cancel-{payment.id}"
+                )
+            except PaymentProviderError as exc:
+                if not exc.retryable:
+                    await self._abandon(payment_id, REVERT)
+                raise
+            await self.payments.apply_payment_intent(intent)
+        return await self._finish(payment_id, cause="hold canceled")
+
+    async def _refund_and_reverse(self, payment_id: str) -> Payment:
+        async with self.db.reading() as session:
+            payment = await payments.get(session, payment_id)
+            refund = await refunds.pending_for_payment(session, payment_id)
+        assert payment is not None
+        assert payment.stripe_payment_intent_id is not None
+        if refund is not None:
+            stripe_refund = await self.gateway.create_refund(
+                payment_intent_id=payment.stripe_payment_intent_id,
+                amount=refund.amount,
+                reason="requested_by_customer",
+                metadata={PAYMENT_ID_KEY: payment.id, "refund_id": refund.id},
+                idempotency_key=f"refund-{refund.id}",
+            )
+            async with self.db.transaction() as session:
+                stored_refund = await session.get(Refund, refund.id, with_for_update=True)
+                assert stored_refund is not None
+                stored_refund.stripe_refund_id = stripe_refund.id
+                succeeded = stripe_refund.status == "succeeded"
+                if stored_refund.status is RefundStatus.PENDING and succeeded:
+                    stored_refund.status = RefundStatus.SUCCEEDED
+                    stored = await payments.get(session, payment_id, lock=True)
+                    assert stored is not None
+                    stored.refunded_amount += stored_refund.amount
+        left = (payment.transferred_amount or 0) - payment.transfer_reversed_amount
+        if payment.transfer_id and left > 0:
+            transfer = await self.gateway.reverse_transfer(
+                payment.transfer_id,
+                amount=left,
+                metadata={PAYMENT_ID_KEY: payment.id},
+                idempotency_key=f"reversal-{payment.id}",
+            )
+            await self.payments.apply_transfer(transfer)
+        return await self._finish(payment_id, cause="refunded and transfer reversed")
+
+    async def _finish(self, payment_id: str, *, cause: str) -> Payment:
+        async with self.db.transaction() as session:
+            payment = await payments.get(session, payment_id, lock=True)
+            assert payment is not None
+            payment.pending_operation = None
+            move(payment, PaymentStatus.REVERTED, cause=cause)
+            await session.flush()
+            return payment
+
+    async def _abandon(self, payment_id: str, operation: str) -> None:
+        """Stripe refused the operation for good: release the claim so others may proceed."""
+        async with self.db.transaction() as session:
+            payment = await payments.get(session, payment_id, lock=True)
+            if payment is not None and payment.pending_operation == operation:
+                payment.pending_operation = None
+
+    @staticmethod
+    async def _locked_for_order(session: AsyncSession, order_id: str) -> Payment:
+        payment = await payments.latest_for_order(session, order_id, lock=True)
+        if payment is None:
+            raise NotFoundError(f"No escrow payment for order {order_id}.")
+        return payment
+
+    @staticmethod
+    def _claim(payment: Payment, operation: str, *, allowed: set[PaymentStatus]) -> None:
+        """Check that `operation` may run (or resume); raises InvalidStatusError otherwise."""
+        if payment.pending_operation == operation:
+            return
+        if payment.pending_operation is not None:
+            doing = "released" if payment.pending_operation == RELEASE else "reverted"
+            raise InvalidStatusError(f"The order's payment is being {doing}; try again later.")
+        if payment.status not in allowed:
+            raise InvalidStatusError(
+                f"Cannot {operation} a payment that is {payment.status.value}."
+            )

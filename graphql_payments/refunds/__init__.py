@@ -1,0 +1,1 @@
+"""Refunds: money given back, recorded before Stripe is asked and reconciled by webhooks."""
