@@ -85,12 +85,14 @@ class PaymentProviderError(PaymentsError):
         decline_code: str | None = None,
         retryable: bool = False,
         payment_intent_id: str | None = None,
+        charge_id: str | None = None,
     ) -> None:
         super().__init__(message)
         self.stripe_code = stripe_code
         self.decline_code = decline_code
         self.retryable = retryable
         self.payment_intent_id = payment_intent_id
+        self.charge_id = charge_id
 
 
 class CardDeclinedError(PaymentProviderError):
@@ -103,12 +105,14 @@ class CardDeclinedError(PaymentProviderError):
         stripe_code: str | None = None,
         decline_code: str | None = None,
         payment_intent_id: str | None = None,
+        charge_id: str | None = None,
     ) -> None:
         super().__init__(
             message,
             stripe_code=stripe_code,
             decline_code=decline_code,
             payment_intent_id=payment_intent_id,
+            charge_id=charge_id,
         )
         if decline_code == "insufficient_funds":
             self.code = ErrorCode.INSUFFICIENT_FUNDS

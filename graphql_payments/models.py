@@ -4,8 +4,8 @@ from graphql_payments.credits.models import CreditEntry
 from graphql_payments.customers.models import Customer
 from graphql_payments.db import Base
 from graphql_payments.idempotency import IdempotencyKey
-from graphql_payments.payments.models import Payment
-from graphql_payments.refunds.models import Refund
+from graphql_payments.payments.models import Payment, PaymentFailure
+from graphql_payments.refunds.models import Dispute, Refund
 from graphql_payments.webhooks.models import WebhookEvent
 
 metadata = Base.metadata
@@ -13,8 +13,10 @@ metadata = Base.metadata
 __all__ = [
     "CreditEntry",
     "Customer",
+    "Dispute",
     "IdempotencyKey",
     "Payment",
+    "PaymentFailure",
     "Refund",
     "WebhookEvent",
     "metadata",

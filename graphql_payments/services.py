@@ -11,6 +11,7 @@ from graphql_payments.db import Database
 from graphql_payments.escrow.service import EscrowService
 from graphql_payments.gateway import PaymentGateway, StripeGateway
 from graphql_payments.payments.service import PaymentService
+from graphql_payments.refunds.service import RefundService
 from graphql_payments.webhooks.handlers import EventHandlers
 from graphql_payments.webhooks.service import WebhookInbox
 
@@ -26,6 +27,7 @@ class Services:
     payments: PaymentService
     credits: CreditService
     escrow: EscrowService
+    refunds: RefundService
     inbox: WebhookInbox
     sandbox: Sandbox | None = None
 
@@ -40,14 +42,16 @@ class Services:
     ) -> Services:
         port: PaymentGateway = gateway
         payments = PaymentService(db, port)
+        refunds = RefundService(db, port, payments)
         return cls(
             settings=settings,
             db=db,
             gateway=gateway,
             payments=payments,
             credits=CreditService(db, port, settings),
-            escrow=EscrowService(db, port, settings, payments),
-            inbox=WebhookInbox(db, settings, EventHandlers(payments)),
+            escrow=EscrowService(db, port, settings, payments, refunds),
+            refunds=refunds,
+            inbox=WebhookInbox(db, settings, EventHandlers(payments, refunds)),
             sandbox=sandbox,
         )
 

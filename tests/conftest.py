@@ -30,7 +30,7 @@ BACKENDS = ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
 def pytest_configure(config: pytest.Config) -> None:
     # Settings come from each test, never from the developer's environment or .env.
     for name in list(os.environ):
-        if name.startswith(("STRIPE_", "PAYMENTS_")) and name != "PAYMENTS_TEST_POSTGRES_URL":
+        if name.startswith(("STRIPE_", "PAYMENTS_")) and not name.startswith("PAYMENTS_TEST_"):
             del os.environ[name]
 
 

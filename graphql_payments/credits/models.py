@@ -16,7 +16,12 @@ from graphql_payments.db import Base, UTCDateTime, utcnow
 
 
 class EntryReason(enum.Enum):
-    PURCHASE = "PURCHASE"
+    PURCHASE = "PURCHASE"  # + credits a paid purchase bought
+    REFUND = "REFUND"  # - credits a refund takes back (reference: our refund id)
+    REFUND_RESTORED = "REFUND_RESTORED"  # + credits given back when that refund failed
+    DISPUTE_HOLD = "DISPUTE_HOLD"  # - credits held while a dispute is open (reference: dispute)
+    DISPUTE_RELEASED = "DISPUTE_RELEASED"  # + the held credits, when the dispute is won
+    ADJUSTMENT = "ADJUSTMENT"  # a correction or a use of credits recorded by another flow
 
 
 class CreditEntry(Base):

@@ -220,4 +220,10 @@ async def verify_ledger(db: Database) -> list[str]:
             )
         for payment_id in await ledger.credited_unpaid(session):
             problems.append(f"payment {payment_id} was credited but never paid")
+        for payment_id, expected, taken in await ledger.refunds_out_of_line(session):
+            problems.append(
+                f"payment {payment_id}: refunds took back {taken} credits, expected {expected}"
+            )
+        problems.extend(await ledger.refund_totals_out_of_line(session))
+        problems.extend(await ledger.disputes_out_of_line(session))
     return problems

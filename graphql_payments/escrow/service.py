@@ -37,17 +37,26 @@ from graphql_payments.money import normalize_currency
 from graphql_payments.payments import repository as payments
 from graphql_payments.payments.models import (
     REUSABLE_ORDER_STATUSES,
+    FailureSource,
     Payment,
     PaymentKind,
     PaymentStatus,
     new_payment_id,
 )
-from graphql_payments.payments.service import PaymentService, move
+from graphql_payments.payments.service import PaymentService, fail, move
 from graphql_payments.refunds import repository as refunds
 from graphql_payments.refunds.models import Refund, RefundStatus
+from graphql_payments.refunds.service import RefundService
 
 log = logging.getLogger(__name__)
 
+# Statuses before and after the capture, from which an order may be reverted.
+UNCAPTURED = frozenset(
+    {PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION, PaymentStatus.AUTHORIZED}
+)
+CAPTURED = frozenset(
+    {PaymentStatus.RELEASED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED}
+)
 RELEASE = "release"
 REVERT = "revert"
 MAX_ID_LENGTH = 255
@@ -105,11 +114,13 @@ class EscrowService:
         gateway: PaymentGateway,
         settings: Settings,
         payments: PaymentService,
+        refunds: RefundService,
     ) -> None:
         self.db = db
         self.gateway = gateway
         self.settings = settings
         self.payments = payments
+        self.refunds = refunds
 
     async def authorize(self, user_id: str, request: AuthorizeRequest) -> Authorization:
         key = idempotency.check_key(request.idempotency_key)
@@ -219,9 +230,15 @@ class EscrowService:
             payment.stripe_customer_id = payment.stripe_customer_id or customer_id
             if exc.payment_intent_id and payment.stripe_payment_intent_id is None:
                 payment.stripe_payment_intent_id = exc.payment_intent_id
-            payment.failure_code = exc.stripe_code
-            payment.decline_code = exc.decline_code
-            payment.failure_message = exc.message
+            await fail(
+                session,
+                payment,
+                source=FailureSource.PAYMENT_ATTEMPT,
+                reference=exc.charge_id or exc.payment_intent_id or payment.id,
+                code=exc.stripe_code,
+                decline_code=exc.decline_code,
+                message=exc.message,
+            )
             move(payment, PaymentStatus.FAILED, cause=f"declined: {exc.decline_code}")
 
     async def release(
@@ -245,7 +262,7 @@ class EscrowService:
             payment = await self._locked_for_order(session, order)
             if payment.status is PaymentStatus.RELEASED and payment.pending_operation is None:
                 return payment
-            self._claim(payment, RELEASE, allowed={PaymentStatus.AUTHORIZED})
+            self._claim(payment, RELEASE, allowed=frozenset({PaymentStatus.AUTHORIZED}))
             if payment.pending_operation is None:
                 capture = amount if amount is not None else payment.amount
                 if capture > payment.amount:
@@ -312,32 +329,33 @@ class EscrowService:
             payment = await self._locked_for_order(session, order)
             if payment.status is PaymentStatus.REVERTED and payment.pending_operation is None:
                 return payment
-            self._claim(
-                payment,
-                REVERT,
-                allowed={
-                    PaymentStatus.PENDING,
-                    PaymentStatus.REQUIRES_ACTION,
-                    PaymentStatus.AUTHORIZED,
-                    PaymentStatus.RELEASED,
-                },
-            )
+            self._claim(payment, REVERT, allowed=UNCAPTURED | CAPTURED)
             if payment.pending_operation is None:
                 payment.pending_operation = REVERT
-                if payment.status is PaymentStatus.RELEASED and payment.captured_amount:
+                left = await self._left_to_refund(session, payment)
+                if payment.status in CAPTURED and left > 0:
                     session.add(
                         Refund(
                             payment_id=payment.id,
-                            amount=payment.captured_amount - payment.refunded_amount,
+                            amount=left,
                             currency=payment.currency,
                             status=RefundStatus.PENDING,
                             reason=why or "reverted",
                         )
                     )
-            payment_id, captured = payment.id, payment.status is PaymentStatus.RELEASED
+            payment_id, captured = payment.id, payment.status in CAPTURED
         if captured:
-            return await self._refund_and_reverse(payment_id)
+            async with self.db.reading() as session:
+                refund = await refunds.pending_for_payment(session, payment_id)
+            if refund is not None:
+                await self.refunds.execute(refund.id)
+            return await self._finish(payment_id, cause="refunded and transfer reversed")
         return await self._cancel_hold(payment_id)
+
+    @staticmethod
+    async def _left_to_refund(session: AsyncSession, payment: Payment) -> int:
+        reserved = await refunds.total(session, payment.id, refunds.RESERVED)
+        return (payment.captured_amount or 0) - reserved - payment.dispute_lost_amount
 
     async def _cancel_hold(self, payment_id: str) -> Payment:
         async with self.db.reading() as session:
@@ -354,41 +372,6 @@ class EscrowService:
                 raise
             await self.payments.apply_payment_intent(intent)
         return await self._finish(payment_id, cause="hold canceled")
-
-    async def _refund_and_reverse(self, payment_id: str) -> Payment:
-        async with self.db.reading() as session:
-            payment = await payments.get(session, payment_id)
-            refund = await refunds.pending_for_payment(session, payment_id)
-        assert payment is not None
-        assert payment.stripe_payment_intent_id is not None
-        if refund is not None:
-            stripe_refund = await self.gateway.create_refund(
-                payment_intent_id=payment.stripe_payment_intent_id,
-                amount=refund.amount,
-                reason="requested_by_customer",
-                metadata={PAYMENT_ID_KEY: payment.id, "refund_id": refund.id},
-                idempotency_key=f"refund-{refund.id}",
-            )
-            async with self.db.transaction() as session:
-                stored_refund = await session.get(Refund, refund.id, with_for_update=True)
-                assert stored_refund is not None
-                stored_refund.stripe_refund_id = stripe_refund.id
-                succeeded = stripe_refund.status == "succeeded"
-                if stored_refund.status is RefundStatus.PENDING and succeeded:
-                    stored_refund.status = RefundStatus.SUCCEEDED
-                    stored = await payments.get(session, payment_id, lock=True)
-                    assert stored is not None
-                    stored.refunded_amount += stored_refund.amount
-        left = (payment.transferred_amount or 0) - payment.transfer_reversed_amount
-        if payment.transfer_id and left > 0:
-            transfer = await self.gateway.reverse_transfer(
-                payment.transfer_id,
-                amount=left,
-                metadata={PAYMENT_ID_KEY: payment.id},
-                idempotency_key=f"reversal-{payment.id}",
-            )
-            await self.payments.apply_transfer(transfer)
-        return await self._finish(payment_id, cause="refunded and transfer reversed")
 
     async def _finish(self, payment_id: str, *, cause: str) -> Payment:
         async with self.db.transaction() as session:
@@ -414,7 +397,7 @@ class EscrowService:
         return payment
 
     @staticmethod
-    def _claim(payment: Payment, operation: str, *, allowed: set[PaymentStatus]) -> None:
+    def _claim(payment: Payment, operation: str, *, allowed: frozenset[PaymentStatus]) -> None:
         """Check that `operation` may run (or resume); raises InvalidStatusError otherwise."""
         if payment.pending_operation == operation:
             return

@@ -10,8 +10,10 @@ from typing import Protocol
 
 from graphql_payments.gateway.objects import (
     PAYMENT_ID_KEY,
+    REFUND_ID_KEY,
     Charge,
     CheckoutSession,
+    Dispute,
     PaymentError,
     PaymentIntent,
     Refund,
@@ -82,6 +84,8 @@ class PaymentGateway(Protocol):
         self, transfer_id: str, *, amount: int, metadata: dict[str, str], idempotency_key: str
     ) -> Transfer: ...
 
+    async def list_refunds(self, payment_intent_id: str) -> list[Refund]: ...
+
     async def create_refund(
         self,
         *,
@@ -95,8 +99,10 @@ class PaymentGateway(Protocol):
 
 __all__ = [
     "PAYMENT_ID_KEY",
+    "REFUND_ID_KEY",
     "Charge",
     "CheckoutSession",
+    "Dispute",
     "PaymentError",
     "PaymentGateway",
     "PaymentIntent",

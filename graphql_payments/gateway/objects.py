@@ -12,6 +12,7 @@ from typing import Any
 
 # The metadata key that carries our payment id on every Stripe object we create.
 PAYMENT_ID_KEY = "payments_payment_id"
+REFUND_ID_KEY = "payments_refund_id"
 
 
 def _id(value: Any) -> str | None:
@@ -197,6 +198,11 @@ class Refund:
     failure_reason: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def refund_id(self) -> str | None:
+        """Our refund record's id, for refunds this server asked for."""
+        return self.metadata.get(REFUND_ID_KEY)
+
     @classmethod
     def from_stripe(cls, data: Mapping[str, Any]) -> Refund:
         return cls(
@@ -209,4 +215,27 @@ class Refund:
             charge_id=_id(data.get("charge")),
             failure_reason=data.get("failure_reason"),
             metadata=_metadata(data),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Dispute:
+    id: str
+    amount: int
+    currency: str
+    status: str  # warning_needs_response, needs_response, under_review, won, lost, ...
+    reason: str | None
+    charge_id: str | None
+    payment_intent_id: str | None
+
+    @classmethod
+    def from_stripe(cls, data: Mapping[str, Any]) -> Dispute:
+        return cls(
+            id=data["id"],
+            amount=int(data.get("amount") or 0),
+            currency=str(data.get("currency") or "").upper(),
+            status=data.get("status") or "needs_response",
+            reason=data.get("reason"),
+            charge_id=_id(data.get("charge")),
+            payment_intent_id=_id(data.get("payment_intent")),
         )

@@ -46,9 +46,14 @@ def provider_error(exc: stripe.StripeError) -> PaymentProviderError:
     log.warning("Stripe call failed: %s: %s", type(exc).__name__, exc)
     intent = getattr(error, "payment_intent", None) if error is not None else None
     intent_id = getattr(intent, "id", None) if intent is not None else None
+    charge_id = getattr(error, "charge", None) if error is not None else None
     if isinstance(exc, stripe.CardError):
         return CardDeclinedError(
-            message, stripe_code=exc.code, decline_code=decline_code, payment_intent_id=intent_id
+            message,
+            stripe_code=exc.code,
+            decline_code=decline_code,
+            payment_intent_id=intent_id,
+            charge_id=charge_id if isinstance(charge_id, str) else None,
         )
     retryable = isinstance(exc, stripe.APIConnectionError | stripe.RateLimitError | stripe.APIError)
     if isinstance(exc, stripe.AuthenticationError | stripe.PermissionError):
@@ -320,6 +325,19 @@ class StripeGateway:
             )
         )
         return Refund.from_stripe(_as_dict(refund))
+
+    async def list_refunds(self, payment_intent_id: str) -> list[Refund]:
+        """Every refund of a PaymentIntent, as Stripe holds them now."""
+        found: list[Refund] = []
+        params: dict[str, Any] = {"payment_intent": payment_intent_id, "limit": 100}
+        while True:
+            page = await self._call(
+                lambda query=params: self._client.v1.refunds.list_async(params=query)  # type: ignore[misc]
+            )
+            found.extend(Refund.from_stripe(_as_dict(r)) for r in page.data)
+            if not page.has_more or not page.data:
+                return found
+            params = {**params, "starting_after": page.data[-1].id}
 
 
 def verify_webhook(

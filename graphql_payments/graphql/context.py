@@ -10,6 +10,7 @@ from strawberry.types import Info as StrawberryInfo
 
 from graphql_payments.auth import Principal, authenticate
 from graphql_payments.errors import AuthError
+from graphql_payments.graphql.loaders import Loaders
 from graphql_payments.services import Services
 
 
@@ -18,6 +19,7 @@ class Context:
         self.request = request
         self.response = response
         self.services = services
+        self.loaders = Loaders(services.db)
 
     @cached_property
     def _caller(self) -> Principal | AuthError | None:

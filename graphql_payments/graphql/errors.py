@@ -45,6 +45,21 @@ class InvalidStatusError(UserError):
     pass
 
 
+@strawberry.type(description="Nothing is left to refund on this payment.")
+class AlreadyRefundedError(UserError):
+    pass
+
+
+@strawberry.type(
+    description=(
+        "The customer no longer holds the credits this refund would take back; an admin may "
+        "pass force: true to refund anyway and leave a negative balance."
+    )
+)
+class InsufficientCreditsError(UserError):
+    pass
+
+
 @strawberry.type(
     description=(
         "Stripe refused or failed: a declined card (CARD_DECLINED, INSUFFICIENT_FUNDS) or an "
@@ -62,6 +77,8 @@ _TYPES: list[tuple[type[errors.PaymentsError], type[Any]]] = [
     (errors.NotFoundError, NotFoundError),
     (errors.IdempotencyError, IdempotencyError),
     (errors.InvalidStatusError, InvalidStatusError),
+    (errors.AlreadyRefundedError, AlreadyRefundedError),
+    (errors.InsufficientCreditsError, InsufficientCreditsError),
     (errors.PaymentProviderError, PaymentProviderError),
 ]
 

@@ -28,6 +28,7 @@ from graphql_payments.credits.queries import CreditQueries
 from graphql_payments.escrow.mutations import EscrowMutations
 from graphql_payments.graphql.errors import should_mask
 from graphql_payments.payments.queries import PaymentQueries
+from graphql_payments.refunds.mutations import RefundMutations
 
 MAX_DEPTH = 12
 MAX_ALIASES = 200
@@ -39,7 +40,7 @@ VALIDATION_RULES: list[type[ASTValidationRule]] = [
 ]
 
 Query = merge_types("Query", (CreditQueries, PaymentQueries))
-Mutation = merge_types("Mutation", (CreditMutations, EscrowMutations))
+Mutation = merge_types("Mutation", (CreditMutations, EscrowMutations, RefundMutations))
 
 EXTENSIONS: list[Any] = [
     lambda: ParserCache(maxsize=1000),

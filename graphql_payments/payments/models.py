@@ -6,7 +6,17 @@ import datetime as dt
 import enum
 import uuid
 
-from sqlalchemy import BigInteger, Enum, Index, Integer, String, Text, text
+from sqlalchemy import (
+    BigInteger,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from graphql_payments.db import Base, UTCDateTime, utcnow
@@ -91,6 +101,8 @@ class Payment(Base):
     transferred_amount: Mapped[int | None] = mapped_column(BigInteger)
     transfer_reversed_amount: Mapped[int] = mapped_column(BigInteger, default=0)
     hold_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Money the customer's bank took back through lost disputes.
+    dispute_lost_amount: Mapped[int] = mapped_column(BigInteger, default=0)
     # An operation claimed but not finished (release or revert); a retry finishes it.
     pending_operation: Mapped[str | None] = mapped_column(String(16))
     requested_capture: Mapped[int | None] = mapped_column(BigInteger)
@@ -104,3 +116,31 @@ class Payment(Base):
     version: Mapped[int] = mapped_column(Integer)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class FailureSource(enum.Enum):
+    PAYMENT_ATTEMPT = "PAYMENT_ATTEMPT"  # a declined or failed charge attempt
+    CHECKOUT_EXPIRED = "CHECKOUT_EXPIRED"  # the customer never paid
+    ASYNC_PAYMENT = "ASYNC_PAYMENT"  # a delayed payment method failed after checkout
+    REFUND = "REFUND"  # a refund that failed
+
+
+class PaymentFailure(Base):
+    """One failed attempt, kept with Stripe's codes; unique per (payment, source, reference)."""
+
+    __tablename__ = "payment_failures"
+    __table_args__ = (
+        UniqueConstraint("payment_id", "source", "reference"),
+        Index("ix_payment_failures_created", "created_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    payment_id: Mapped[str] = mapped_column(ForeignKey("payments.id"), index=True)
+    source: Mapped[FailureSource] = mapped_column(
+        Enum(FailureSource, native_enum=False, length=32, validate_strings=True)
+    )
+    reference: Mapped[str] = mapped_column(String(255))
+    code: Mapped[str | None] = mapped_column(String(100))
+    decline_code: Mapped[str | None] = mapped_column(String(100))
+    message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

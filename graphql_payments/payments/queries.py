@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import strawberry
 
 from graphql_payments.graphql import permissions
@@ -16,7 +18,7 @@ from graphql_payments.graphql.pagination import (
     encode_cursor,
 )
 from graphql_payments.payments.models import PaymentKind, PaymentStatus
-from graphql_payments.payments.types import Payment
+from graphql_payments.payments.types import Payment, PaymentFailureType
 
 
 @strawberry.type
@@ -75,6 +77,43 @@ class PaymentQueries:
         edges = [
             Edge(cursor=encode_cursor(p.created_at, p.id), node=Payment.of(p))
             for p in page.payments
+        ]
+        return Connection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None
+            ),
+            total_count=page.total,
+        )
+
+    @strawberry.field(
+        description=(
+            "Admins: every failed attempt (declines, expired checkouts, failed asynchronous "
+            "payments and refunds), newest first, optionally since a moment."
+        )
+    )
+    async def failed_payments(
+        self,
+        info: Info,
+        since: dt.datetime | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[PaymentFailureType]:
+        permissions.admin(info)
+        if since is not None and since.tzinfo is None:
+            since = since.replace(tzinfo=dt.UTC)
+        cursor = None
+        if after:
+            moment, raw_id = decode_cursor(after)
+            if not raw_id.isdigit():
+                raise client_error("Invalid cursor in 'after'.", "BAD_USER_INPUT")
+            cursor = (moment, int(raw_id))
+        page = await info.context.services.payments.failures(
+            since=since, first=clamp_first(first), after=cursor
+        )
+        edges = [
+            Edge(cursor=encode_cursor(f.created_at, str(f.id)), node=PaymentFailureType.of(f, p))
+            for f, p in page.rows
         ]
         return Connection(
             edges=edges,

@@ -10,7 +10,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from graphql_payments.payments.models import Payment, PaymentKind, PaymentStatus
+from graphql_payments.db import insert_for, utcnow
+from graphql_payments.payments.models import (
+    FailureSource,
+    Payment,
+    PaymentFailure,
+    PaymentKind,
+    PaymentStatus,
+)
 
 
 async def _one(
@@ -52,6 +59,66 @@ async def latest_for_order(
     if lock:
         query = query.with_for_update()
     return (await session.execute(query)).scalar_one_or_none()
+
+
+async def get_by_charge(
+    session: AsyncSession, charge_id: str, *, lock: bool = False
+) -> Payment | None:
+    return await _one(session, Payment.stripe_charge_id == charge_id, lock=lock)
+
+
+async def record_failure(
+    session: AsyncSession,
+    *,
+    payment_id: str,
+    source: FailureSource,
+    reference: str,
+    code: str | None,
+    decline_code: str | None,
+    message: str | None,
+) -> None:
+    """Keep one failed attempt; the same attempt reported twice is kept once."""
+    await session.execute(
+        insert_for(session, PaymentFailure)
+        .values(
+            payment_id=payment_id,
+            source=source,
+            reference=reference,
+            code=code,
+            decline_code=decline_code,
+            message=message,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["payment_id", "source", "reference"])
+    )
+
+
+async def failures(
+    session: AsyncSession,
+    *,
+    since: dt.datetime | None,
+    first: int,
+    after: tuple[dt.datetime, int] | None,
+) -> tuple[list[tuple[PaymentFailure, Payment]], bool, int]:
+    """Failed attempts, newest first (keyset on created_at, id), with their payments."""
+    where = []
+    if since is not None:
+        where.append(PaymentFailure.created_at >= since)
+    total = select(func.count(PaymentFailure.id)).where(*where)
+    query = select(PaymentFailure, Payment).join(Payment, Payment.id == PaymentFailure.payment_id)
+    query = query.where(*where)
+    if after is not None:
+        created_at, failure_id = after
+        query = query.where(
+            or_(
+                PaymentFailure.created_at < created_at,
+                and_(PaymentFailure.created_at == created_at, PaymentFailure.id < failure_id),
+            )
+        )
+    query = query.order_by(PaymentFailure.created_at.desc(), PaymentFailure.id.desc())
+    rows = [(f, p) for f, p in (await session.execute(query.limit(first + 1))).all()]
+    count = int((await session.execute(total)).scalar_one())
+    return rows[:first], len(rows) > first, count
 
 
 async def add(session: AsyncSession, payment: Payment) -> Payment:

@@ -28,7 +28,13 @@ from graphql_payments.gateway import (
     Transfer,
 )
 from graphql_payments.payments import repository
-from graphql_payments.payments.models import Payment, PaymentKind, PaymentStatus
+from graphql_payments.payments.models import (
+    FailureSource,
+    Payment,
+    PaymentFailure,
+    PaymentKind,
+    PaymentStatus,
+)
 from graphql_payments.payments.states import can_transition
 
 log = logging.getLogger(__name__)
@@ -39,6 +45,13 @@ MAX_PAGE = 100
 @dataclass(frozen=True, slots=True)
 class Page:
     payments: list[Payment]
+    has_next: bool
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class FailurePage:
+    rows: list[tuple[PaymentFailure, Payment]]
     has_next: bool
     total: int
 
@@ -77,23 +90,26 @@ def _link(payment: Payment, **ids: str | None) -> None:
             setattr(payment, name, value)
 
 
-async def _find(
+async def find_locked(
     session: AsyncSession,
     *,
     payment_id: str | None = None,
     checkout_session_id: str | None = None,
     payment_intent_id: str | None = None,
+    charge_id: str | None = None,
 ) -> Payment | None:
-    if checkout_session_id:
-        found = await repository.get_by_checkout_session(session, checkout_session_id, lock=True)
-        if found is not None:
-            return found
-    if payment_intent_id:
-        found = await repository.get_by_payment_intent(session, payment_intent_id, lock=True)
-        if found is not None:
-            return found
-    if payment_id:
-        return await repository.get(session, payment_id, lock=True)
+    """The payment a Stripe object belongs to, row-locked: by Stripe's ids, then by ours."""
+    lookups = (
+        (repository.get_by_checkout_session, checkout_session_id),
+        (repository.get_by_payment_intent, payment_intent_id),
+        (repository.get_by_charge, charge_id),
+        (repository.get, payment_id),
+    )
+    for lookup, key in lookups:
+        if key:
+            found = await lookup(session, key, lock=True)
+            if found is not None:
+                return found
     return None
 
 
@@ -104,14 +120,53 @@ WAITING_FOR_STRIPE = frozenset({PaymentStatus.PENDING, PaymentStatus.REQUIRES_AC
 DEFAULT_HOLD = dt.timedelta(days=7)
 
 
-def record_failure(payment: Payment, intent: PaymentIntent) -> None:
-    if intent.last_error is not None:
-        payment.failure_code = intent.last_error.code
-        payment.decline_code = intent.last_error.decline_code
-        payment.failure_message = intent.last_error.message
+async def fail(
+    session: AsyncSession,
+    payment: Payment,
+    *,
+    source: FailureSource,
+    reference: str,
+    code: str | None,
+    decline_code: str | None = None,
+    message: str | None = None,
+    show: bool = True,
+) -> None:
+    """Keep a failed attempt in the failures list (once) and, with `show`, on the payment."""
+    if show:
+        payment.failure_code = code
+        payment.decline_code = decline_code
+        payment.failure_message = message
+    await repository.record_failure(
+        session,
+        payment_id=payment.id,
+        source=source,
+        reference=reference,
+        code=code,
+        decline_code=decline_code,
+        message=message,
+    )
 
 
-def apply_escrow_intent(payment: Payment, intent: PaymentIntent) -> None:
+async def _failed_attempt(
+    session: AsyncSession, payment: Payment, intent: PaymentIntent, *, show: bool = True
+) -> None:
+    error = intent.last_error
+    assert error is not None
+    await fail(
+        session,
+        payment,
+        source=FailureSource.PAYMENT_ATTEMPT,
+        reference=intent.latest_charge_id or intent.id,
+        code=error.code,
+        decline_code=error.decline_code,
+        message=error.message,
+        show=show,
+    )
+
+
+async def apply_escrow_intent(
+    session: AsyncSession, payment: Payment, intent: PaymentIntent
+) -> None:
     """Move an escrow payment as its manual-capture PaymentIntent moved."""
     cause = f"payment intent {intent.id} {intent.status}"
     if intent.status == "requires_action":
@@ -132,7 +187,7 @@ def apply_escrow_intent(payment: Payment, intent: PaymentIntent) -> None:
         target = PaymentStatus.EXPIRED if expired else PaymentStatus.REVERTED
         move(payment, target, cause=f"{cause} ({intent.cancellation_reason})")
     elif intent.status == "requires_payment_method" and intent.last_error is not None:
-        record_failure(payment, intent)
+        await _failed_attempt(session, payment, intent)
         move(payment, PaymentStatus.FAILED, cause=cause)
 
 
@@ -202,10 +257,19 @@ class PaymentService:
             total = await repository.count(session, where)
         return Page(rows, has_next, total)
 
+    async def failures(
+        self, *, since: dt.datetime | None, first: int, after: tuple[dt.datetime, int] | None
+    ) -> FailurePage:
+        async with self.db.reading() as session:
+            rows, has_next, total = await repository.failures(
+                session, since=since, first=min(first, MAX_PAGE), after=after
+            )
+        return FailurePage(rows, has_next, total)
+
     async def apply_checkout_session(self, checkout: CheckoutSession) -> Payment | None:
         """Bring our payment in line with a Checkout Session; None if it is not ours (yet)."""
         async with self.db.transaction() as session:
-            payment = await _find(
+            payment = await find_locked(
                 session, payment_id=checkout.payment_id, checkout_session_id=checkout.id
             )
             if payment is None:
@@ -231,30 +295,43 @@ class PaymentService:
                     cause=f"checkout session {checkout.id} paid",
                 )
             elif checkout.status == "expired":
-                move(
-                    payment, PaymentStatus.EXPIRED, cause=f"checkout session {checkout.id} expired"
-                )
+                cause = f"checkout session {checkout.id} expired"
+                if move(payment, PaymentStatus.EXPIRED, cause=cause):
+                    await fail(
+                        session,
+                        payment,
+                        source=FailureSource.CHECKOUT_EXPIRED,
+                        reference=checkout.id,
+                        code="expired",
+                        message="The checkout session expired before the customer paid.",
+                    )
             await session.flush()
             return payment
 
     async def fail_checkout(self, checkout: CheckoutSession, *, message: str) -> Payment | None:
         """An asynchronous payment method failed after the session completed."""
         async with self.db.transaction() as session:
-            payment = await _find(
+            payment = await find_locked(
                 session, payment_id=checkout.payment_id, checkout_session_id=checkout.id
             )
             if payment is None:
                 return None
             if move(payment, PaymentStatus.FAILED, cause=f"checkout session {checkout.id} failed"):
-                payment.failure_code = "async_payment_failed"
-                payment.failure_message = message
+                await fail(
+                    session,
+                    payment,
+                    source=FailureSource.ASYNC_PAYMENT,
+                    reference=checkout.id,
+                    code="async_payment_failed",
+                    message=message,
+                )
             await session.flush()
             return payment
 
     async def apply_payment_intent(self, intent: PaymentIntent) -> Payment | None:
         """Record what a PaymentIntent says: success, or a failed attempt's error."""
         async with self.db.transaction() as session:
-            payment = await _find(
+            payment = await find_locked(
                 session, payment_id=intent.payment_id, payment_intent_id=intent.id
             )
             if payment is None:
@@ -265,7 +342,7 @@ class PaymentService:
             if intent.latest_charge is not None:
                 self._apply_charge_fields(payment, intent.latest_charge)
             if payment.kind is PaymentKind.ESCROW:
-                apply_escrow_intent(payment, intent)
+                await apply_escrow_intent(session, payment, intent)
             elif intent.status == "succeeded":
                 await self._succeed(
                     session,
@@ -274,14 +351,16 @@ class PaymentService:
                     currency=intent.currency,
                     cause=f"payment intent {intent.id} succeeded",
                 )
-            elif intent.last_error is not None and payment.status is PaymentStatus.PENDING:
-                record_failure(payment, intent)
+            elif intent.last_error is not None:
+                # Kept even when a later event already moved the payment on (reordering).
+                show = payment.status is PaymentStatus.PENDING
+                await _failed_attempt(session, payment, intent, show=show)
             await session.flush()
             return payment
 
     async def apply_charge(self, charge: Charge) -> Payment | None:
         async with self.db.transaction() as session:
-            payment = await _find(
+            payment = await find_locked(
                 session,
                 payment_id=charge.metadata.get("payments_payment_id"),
                 payment_intent_id=charge.payment_intent_id,
@@ -296,7 +375,7 @@ class PaymentService:
     async def apply_transfer(self, transfer: Transfer) -> Payment | None:
         """Record a transfer to a runner and how much of it was reversed."""
         async with self.db.transaction() as session:
-            payment = await _find(session, payment_id=transfer.payment_id)
+            payment = await find_locked(session, payment_id=transfer.payment_id)
             if payment is None:
                 return None
             _link(payment, transfer_id=transfer.id)

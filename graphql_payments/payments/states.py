@@ -13,6 +13,11 @@ Credit purchase (Stripe Checkout):
 A declined card on the hosted page leaves the session open, so the payment stays PENDING with
 the failure recorded; the customer may try another card.
 
+Once paid, refunds and disputes move a payment among the "money back" statuses, always derived
+from its totals by `settled_status`: PARTIALLY_REFUNDED or REFUNDED by what was returned
+(refunds plus lost disputes), DISPUTED while a dispute is open. A refund that fails after it
+succeeded moves the payment back to what its totals say; that is the one way back.
+
 Escrow (manual capture, then a Connect transfer to the runner):
 
     PENDING ──► REQUIRES_ACTION ──► AUTHORIZED ──release──► RELEASED ──revert──► REVERTED
@@ -33,7 +38,10 @@ S = PaymentStatus
 TRANSITIONS: dict[PaymentKind, dict[PaymentStatus, frozenset[PaymentStatus]]] = {
     PaymentKind.CREDIT_PURCHASE: {
         S.PENDING: frozenset({S.SUCCEEDED, S.FAILED, S.EXPIRED, S.CANCELED}),
-        S.SUCCEEDED: frozenset(),
+        S.SUCCEEDED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED, S.DISPUTED}),
+        S.PARTIALLY_REFUNDED: frozenset({S.REFUNDED, S.DISPUTED, S.SUCCEEDED}),
+        S.REFUNDED: frozenset({S.PARTIALLY_REFUNDED, S.SUCCEEDED, S.DISPUTED}),
+        S.DISPUTED: frozenset({S.SUCCEEDED, S.PARTIALLY_REFUNDED, S.REFUNDED}),
         S.FAILED: frozenset(),
         S.EXPIRED: frozenset(),
         S.CANCELED: frozenset(),
@@ -42,7 +50,10 @@ TRANSITIONS: dict[PaymentKind, dict[PaymentStatus, frozenset[PaymentStatus]]] = 
         S.PENDING: frozenset({S.REQUIRES_ACTION, S.AUTHORIZED, S.FAILED, S.REVERTED}),
         S.REQUIRES_ACTION: frozenset({S.AUTHORIZED, S.FAILED, S.REVERTED, S.EXPIRED}),
         S.AUTHORIZED: frozenset({S.RELEASED, S.REVERTED, S.EXPIRED}),
-        S.RELEASED: frozenset({S.REVERTED}),
+        S.RELEASED: frozenset({S.REVERTED, S.PARTIALLY_REFUNDED, S.REFUNDED, S.DISPUTED}),
+        S.PARTIALLY_REFUNDED: frozenset({S.REFUNDED, S.DISPUTED, S.RELEASED, S.REVERTED}),
+        S.REFUNDED: frozenset({S.PARTIALLY_REFUNDED, S.RELEASED, S.REVERTED, S.DISPUTED}),
+        S.DISPUTED: frozenset({S.RELEASED, S.PARTIALLY_REFUNDED, S.REFUNDED}),
         S.FAILED: frozenset(),
         S.REVERTED: frozenset(),
         S.EXPIRED: frozenset(),
@@ -60,3 +71,21 @@ def is_terminal(kind: PaymentKind, status: PaymentStatus) -> bool:
 
 # Statuses in which the customer's money was received.
 PAID_STATUSES = frozenset({S.SUCCEEDED, S.RELEASED, S.PARTIALLY_REFUNDED, S.REFUNDED, S.DISPUTED})
+
+
+def paid_status(kind: PaymentKind) -> PaymentStatus:
+    """The status of a fully paid payment with nothing returned."""
+    return S.RELEASED if kind is PaymentKind.ESCROW else S.SUCCEEDED
+
+
+def settled_status(
+    kind: PaymentKind, *, basis: int, returned: int, dispute_open: bool
+) -> PaymentStatus:
+    """The status a paid payment's totals call for."""
+    if dispute_open:
+        return S.DISPUTED
+    if returned >= basis > 0:
+        return S.REFUNDED
+    if returned > 0:
+        return S.PARTIALLY_REFUNDED
+    return paid_status(kind)

@@ -6,9 +6,11 @@ import datetime as dt
 
 import strawberry
 
+from graphql_payments.graphql.context import Info
 from graphql_payments.graphql.types import Money
 from graphql_payments.payments import models
-from graphql_payments.payments.models import PaymentKind, PaymentStatus
+from graphql_payments.payments.models import FailureSource, PaymentKind, PaymentStatus
+from graphql_payments.refunds.types import DisputeType, RefundType
 
 strawberry.enum(PaymentKind, description="What a payment is for.")
 strawberry.enum(PaymentStatus, description="Where a payment is in its kind's state machine.")
@@ -56,6 +58,16 @@ class Payment:
     created_at: dt.datetime
     updated_at: dt.datetime
 
+    @strawberry.field(description="Refunds of this payment, oldest first.")
+    async def refunds(self, info: Info) -> list[RefundType]:
+        rows = await info.context.loaders.refunds.load(str(self.id))
+        return [RefundType.of(r) for r in rows]
+
+    @strawberry.field(description="Disputes of this payment, oldest first.")
+    async def disputes(self, info: Info) -> list[DisputeType]:
+        rows = await info.context.loaders.disputes.load(str(self.id))
+        return [DisputeType.of(d) for d in rows]
+
     @classmethod
     def of(cls, payment: models.Payment) -> Payment:
         return cls(
@@ -84,4 +96,30 @@ class Payment:
             hold_expires_at=payment.hold_expires_at,
             created_at=payment.created_at,
             updated_at=payment.updated_at,
+        )
+
+
+strawberry.enum(FailureSource, description="What failed.")
+
+
+@strawberry.type(name="PaymentFailure", description="A failed attempt, with Stripe's codes.")
+class PaymentFailureType:
+    id: strawberry.ID
+    source: FailureSource
+    code: str | None
+    decline_code: str | None
+    message: str | None
+    occurred_at: dt.datetime
+    payment: Payment
+
+    @classmethod
+    def of(cls, failure: models.PaymentFailure, payment: models.Payment) -> PaymentFailureType:
+        return cls(
+            id=strawberry.ID(str(failure.id)),
+            source=failure.source,
+            code=failure.code,
+            decline_code=failure.decline_code,
+            message=failure.message,
+            occurred_at=failure.created_at,
+            payment=Payment.of(payment),
         )

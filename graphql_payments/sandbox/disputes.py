@@ -57,11 +57,12 @@ def create_dispute(
 ) -> JSON:
     if not charge["captured"] or charge["status"] != "succeeded":
         raise invalid(f"Charge {charge['id']} was not captured, so it cannot be disputed.")
-    if any(d["charge"] == charge["id"] and d["status"] in OPEN for d in state.all("dispute")):
-        raise invalid(f"Charge {charge['id']} already has an open dispute.")
-    amount = charge["amount_captured"] if amount is None else amount
-    if not 1 <= amount <= charge["amount_captured"]:
-        raise invalid("The dispute amount must be between 1 and the captured amount.")
+    if any(d["charge"] == charge["id"] for d in state.all("dispute")):
+        raise invalid(f"Charge {charge['id']} was disputed already; a charge is disputed once.")
+    disputable = charge["amount_captured"] - charge["amount_refunded"]
+    amount = disputable if amount is None else amount
+    if not 1 <= amount <= disputable:
+        raise invalid("The dispute amount must be between 1 and the amount not refunded.")
     now = state.now()
     dispute_id = new_id("dp")
     txn = balance.book(

@@ -14,11 +14,13 @@ from graphql_payments.gateway import (
     PAYMENT_ID_KEY,
     Charge,
     CheckoutSession,
+    Dispute,
     PaymentIntent,
     Transfer,
 )
 from graphql_payments.payments.models import Payment
 from graphql_payments.payments.service import PaymentService
+from graphql_payments.refunds.service import RefundService
 
 
 class NotOurs(Exception):
@@ -36,14 +38,17 @@ def _settle(found: Payment | None, obj: Mapping[str, Any]) -> None:
     if found is not None:
         return
     metadata = obj.get("metadata") or {}
-    if metadata.get(PAYMENT_ID_KEY) or obj.get("client_reference_id"):
+    if metadata.get(PAYMENT_ID_KEY) or (
+        obj.get("object") == "checkout.session" and obj.get("client_reference_id")
+    ):
         raise RetryLater(f"payment {metadata.get(PAYMENT_ID_KEY)} for {obj.get('id')} not found")
     raise NotOurs(f"{obj.get('object')} {obj.get('id')} is not one of ours")
 
 
 class EventHandlers:
-    def __init__(self, payments: PaymentService) -> None:
+    def __init__(self, payments: PaymentService, refunds: RefundService) -> None:
         self.payments = payments
+        self.refunds = refunds
         self.by_type: dict[str, Handler] = {
             "checkout.session.completed": self.checkout_session,
             "checkout.session.async_payment_succeeded": self.checkout_session,
@@ -57,6 +62,16 @@ class EventHandlers:
             "charge.succeeded": self.charge,
             "transfer.created": self.transfer,
             "transfer.reversed": self.transfer,
+            "charge.refunded": self.charge_refunded,
+            "refund.created": self.refund,
+            "refund.updated": self.refund,
+            "refund.failed": self.refund,
+            "charge.refund.updated": self.refund,
+            "charge.dispute.created": self.dispute,
+            "charge.dispute.updated": self.dispute,
+            "charge.dispute.closed": self.dispute,
+            "charge.dispute.funds_withdrawn": self.dispute,
+            "charge.dispute.funds_reinstated": self.dispute,
         }
 
     async def handle(self, event: Mapping[str, Any]) -> None:
@@ -83,3 +98,16 @@ class EventHandlers:
 
     async def transfer(self, obj: Mapping[str, Any]) -> None:
         _settle(await self.payments.apply_transfer(Transfer.from_stripe(obj)), obj)
+
+    async def charge_refunded(self, obj: Mapping[str, Any]) -> None:
+        charge = Charge.from_stripe(obj)
+        found = None
+        if charge.payment_intent_id:
+            found = await self.refunds.reconcile(charge.payment_intent_id)
+        _settle(found, obj)
+
+    async def refund(self, obj: Mapping[str, Any]) -> None:
+        _settle(await self.refunds.apply_refund_event(obj), obj)
+
+    async def dispute(self, obj: Mapping[str, Any]) -> None:
+        _settle(await self.refunds.apply_dispute(Dispute.from_stripe(obj)), obj)

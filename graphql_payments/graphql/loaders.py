@@ -1,0 +1,35 @@
+"""Per-request dataloaders: one short read session per batch, never one query per parent."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+from strawberry.dataloader import DataLoader
+
+from graphql_payments.db import Database
+from graphql_payments.refunds import repository as refunds
+from graphql_payments.refunds.models import Dispute, Refund
+
+T = TypeVar("T")
+
+
+def _grouped(
+    db: Database, fetch: Callable[..., Awaitable[Sequence[T]]]
+) -> DataLoader[str, list[T]]:
+    async def load(payment_ids: list[str]) -> list[list[T]]:
+        async with db.reading() as session:
+            rows = await fetch(session, payment_ids)
+        by_payment: dict[str, list[T]] = defaultdict(list)
+        for row in rows:
+            by_payment[row.payment_id].append(row)  # type: ignore[attr-defined]
+        return [by_payment.get(payment_id, []) for payment_id in payment_ids]
+
+    return DataLoader(load_fn=load)
+
+
+class Loaders:
+    def __init__(self, db: Database) -> None:
+        self.refunds: DataLoader[str, list[Refund]] = _grouped(db, refunds.for_payments)
+        self.disputes: DataLoader[str, list[Dispute]] = _grouped(db, refunds.disputes_for_payments)

@@ -1,0 +1,39 @@
+"""Refund mutations: `refund`."""
+
+from __future__ import annotations
+
+import strawberry
+
+from graphql_payments.errors import PaymentsError
+from graphql_payments.graphql import permissions
+from graphql_payments.graphql.context import Info
+from graphql_payments.graphql.errors import user_error
+from graphql_payments.payments.types import Payment
+from graphql_payments.refunds.service import RefundRequest
+from graphql_payments.refunds.types import RefundInput, RefundResult, RefundSuccess, RefundType
+
+
+@strawberry.type
+class RefundMutations:
+    @strawberry.mutation(
+        description=(
+            "Admins and services: refund a captured payment in full or in part. Credit "
+            "purchases take back credits in proportion (rounded down); escrow payments also "
+            "reverse the runner's transfer in proportion. The same idempotencyKey returns the "
+            "same refund."
+        )
+    )
+    async def refund(self, info: Info, input: RefundInput) -> RefundResult:
+        permissions.admin(info)
+        request = RefundRequest(
+            payment_id=str(input.payment_id),
+            idempotency_key=input.idempotency_key,
+            amount=input.amount,
+            reason=input.reason,
+            force=input.force,
+        )
+        try:
+            done = await info.context.services.refunds.refund(request)
+        except PaymentsError as exc:
+            return user_error(exc)  # type: ignore[no-any-return]
+        return RefundSuccess(payment=Payment.of(done.payment), refund=RefundType.of(done.refund))
