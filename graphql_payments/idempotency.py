@@ -70,10 +70,13 @@ async def claim(
         async with session.begin_nested():
             session.add(
                 IdempotencyKey(
-                    scope=scope, user_id=user_id, key=key, request_hash=digest,
+                    scope=scope,
+                    user_id=user_id,
+                    key=key,
+                    request_hash=digest,
                     resource_id=resource_id,
                 )
-            )  # fmt: skip
+            )
             await session.flush()
     except IntegrityError:
         return False

@@ -143,9 +143,14 @@ class EscrowService:
             }
         )
         payment = await self._payment_for_key(
-            user_id, key, digest, order_id=order_id, amount=amount, currency=currency,
+            user_id,
+            key,
+            digest,
+            order_id=order_id,
+            amount=amount,
+            currency=currency,
             description=description,
-        )  # fmt: skip
+        )
         if payment.status is PaymentStatus.FAILED:
             raise CardDeclinedError(
                 payment.failure_message or "The card was declined.",
@@ -254,8 +259,9 @@ class EscrowService:
         runner = _optional(runner_id, "runnerId")
         account = _optional(runner_account_id, "runnerAccountId")
         if account is not None and not account.startswith("acct_"):
-            raise ValidationError("runnerAccountId must be a Stripe account id (acct_...).",
-                                  field="runnerAccountId")  # fmt: skip
+            raise ValidationError(
+                "runnerAccountId must be a Stripe account id (acct_...).", field="runnerAccountId"
+            )
         if amount is not None:
             _amount(amount)
         async with self.db.transaction() as session:
