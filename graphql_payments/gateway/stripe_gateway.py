@@ -107,6 +107,17 @@ class StripeGateway:
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    async def _post(
+        self,
+        method: Callable[..., Awaitable[T]],
+        params: Mapping[str, Any],
+        idempotency_key: str,
+        *args: str,
+    ) -> T:
+        """A write to Stripe: always with the idempotency key derived from our record."""
+        options = {"idempotency_key": idempotency_key}
+        return await self._call(lambda: method(*args, params=params, options=options))
+
     async def _call(self, operation: Callable[[], Awaitable[T]]) -> T:
         try:
             async with asyncio.timeout(self._deadline):
@@ -126,12 +137,7 @@ class StripeGateway:
         params: dict[str, Any] = {"metadata": {"payments_user_id": user_id}}
         if email:
             params["email"] = email
-        customer = await self._call(
-            lambda: self._client.v1.customers.create_async(
-                params=params,  # type: ignore[arg-type]
-                options={"idempotency_key": idempotency_key},
-            )
-        )
+        customer = await self._post(self._client.v1.customers.create_async, params, idempotency_key)
         return str(customer.id)
 
     async def create_checkout_session(
@@ -170,11 +176,8 @@ class StripeGateway:
                 }
             ],
         }
-        session = await self._call(
-            lambda: self._client.v1.checkout.sessions.create_async(
-                params=params,  # type: ignore[arg-type]
-                options={"idempotency_key": idempotency_key},
-            )
+        session = await self._post(
+            self._client.v1.checkout.sessions.create_async, params, idempotency_key
         )
         return CheckoutSession.from_stripe(_as_dict(session))
 
@@ -228,35 +231,30 @@ class StripeGateway:
             params["automatic_payment_methods"] = {"enabled": True, "allow_redirects": "never"}
         if transfer_group:
             params["transfer_group"] = transfer_group
-        intent = await self._call(
-            lambda: self._client.v1.payment_intents.create_async(
-                params=params,  # type: ignore[arg-type]
-                options={"idempotency_key": idempotency_key},
-            )
+        intent = await self._post(
+            self._client.v1.payment_intents.create_async, params, idempotency_key
         )
         return PaymentIntent.from_stripe(_as_dict(intent))
 
     async def capture_payment(
         self, payment_intent_id: str, *, amount: int, idempotency_key: str
     ) -> PaymentIntent:
-        intent = await self._call(
-            lambda: self._client.v1.payment_intents.capture_async(
-                payment_intent_id,
-                params={"amount_to_capture": amount, **EXPAND_CHARGE},  # type: ignore[arg-type]
-                options={"idempotency_key": idempotency_key},
-            )
+        intent = await self._post(
+            self._client.v1.payment_intents.capture_async,
+            {"amount_to_capture": amount, **EXPAND_CHARGE},
+            idempotency_key,
+            payment_intent_id,
         )
         return PaymentIntent.from_stripe(_as_dict(intent))
 
     async def cancel_payment(
         self, payment_intent_id: str, *, idempotency_key: str
     ) -> PaymentIntent:
-        intent = await self._call(
-            lambda: self._client.v1.payment_intents.cancel_async(
-                payment_intent_id,
-                params={"cancellation_reason": "requested_by_customer"},
-                options={"idempotency_key": idempotency_key},
-            )
+        intent = await self._post(
+            self._client.v1.payment_intents.cancel_async,
+            {"cancellation_reason": "requested_by_customer"},
+            idempotency_key,
+            payment_intent_id,
         )
         return PaymentIntent.from_stripe(_as_dict(intent))
 
@@ -280,24 +278,18 @@ class StripeGateway:
         }
         if source_transaction:
             params["source_transaction"] = source_transaction
-        transfer = await self._call(
-            lambda: self._client.v1.transfers.create_async(
-                params=params,  # type: ignore[arg-type]
-                options={"idempotency_key": idempotency_key},
-            )
-        )
+        transfer = await self._post(self._client.v1.transfers.create_async, params, idempotency_key)
         return Transfer.from_stripe(_as_dict(transfer))
 
     async def reverse_transfer(
         self, transfer_id: str, *, amount: int, metadata: Mapping[str, str], idempotency_key: str
     ) -> Transfer:
         """Take `amount` back from a connected account; the transfer as it is afterwards."""
-        await self._call(
-            lambda: self._client.v1.transfers.reversals.create_async(
-                transfer_id,
-                params={"amount": amount, "metadata": dict(metadata)},
-                options={"idempotency_key": idempotency_key},
-            )
+        await self._post(
+            self._client.v1.transfers.reversals.create_async,
+            {"amount": amount, "metadata": dict(metadata)},
+            idempotency_key,
+            transfer_id,
         )
         transfer = await self._call(lambda: self._client.v1.transfers.retrieve_async(transfer_id))
         return Transfer.from_stripe(_as_dict(transfer))
@@ -318,12 +310,7 @@ class StripeGateway:
         }
         if reason:
             params["reason"] = reason
-        refund = await self._call(
-            lambda: self._client.v1.refunds.create_async(
-                params=params,  # type: ignore[arg-type]
-                options={"idempotency_key": idempotency_key},
-            )
-        )
+        refund = await self._post(self._client.v1.refunds.create_async, params, idempotency_key)
         return Refund.from_stripe(_as_dict(refund))
 
     async def list_refunds(self, payment_intent_id: str) -> list[Refund]:

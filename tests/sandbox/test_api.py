@@ -13,9 +13,7 @@ from tests.sandbox.helpers import browser_for, client_for, make_sandbox, stripe_
 pytestmark = pytest.mark.anyio
 
 
-@pytest.mark.parametrize(
-    "api_key", ["sk_live_0123456789abcdef", "pk_test_0123456789abcdef", "nonsense"]
-)
+@pytest.mark.parametrize("api_key", ["sk_live_0000", "pk_test_0123456789abcdef", "nonsense"])
 async def test_non_test_secret_keys_are_refused(sandbox: Sandbox, api_key: str) -> None:
     # given
     client = client_for(sandbox, api_key=api_key)
