@@ -13,10 +13,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+import stripe
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from graphql_payments.cli import main
+from graphql_payments.gateway.http import StripeHTTPClient, stripe_client
 from graphql_payments.graphql.schema import sdl
 from tests.helpers import CHECKOUT, JWT_SECRET, PAYMENT_STATUS, as_user
 
@@ -139,3 +141,44 @@ def test_serve_runs_a_purchase_end_to_end_over_http(server: str, tmp_path: Path)
             time.sleep(0.1)
         assert status == "SUCCEEDED"
         assert me["creditsBalance"] == 100
+
+
+@pytest.fixture
+def sandbox_server() -> Iterator[str]:
+    """`graphql-payments sandbox` on a free port."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "PAYMENTS_"))}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "graphql_payments", "sandbox", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+@pytest.mark.slow
+async def test_the_sandbox_runs_alone_as_a_stripe_stand_in(sandbox_server: str) -> None:
+    http_client = StripeHTTPClient(timeout=5)
+    client = stripe_client("sk_test_cli", api_base=sandbox_server, http_client=http_client)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                # when: a program uses the real SDK against it
+                customer = await client.v1.customers.create_async(params={"email": "a@example.com"})
+                break
+            except stripe.APIConnectionError:
+                if time.monotonic() > deadline:
+                    pytest.fail("sandbox did not start")
+                await asyncio.sleep(0.1)
+        # then
+        assert customer.id.startswith("cus_")
+        fetched = await client.v1.customers.retrieve_async(customer.id)
+        assert fetched.email == "a@example.com"
+    finally:
+        await http_client.aclose()
