@@ -35,7 +35,7 @@ from graphql_payments.payments.models import (
     PaymentKind,
     PaymentStatus,
 )
-from graphql_payments.payments.states import can_transition
+from graphql_payments.payments.states import PAID_STATUSES, can_transition
 
 log = logging.getLogger(__name__)
 
@@ -179,8 +179,9 @@ async def apply_escrow_intent(
     elif intent.status == "succeeded":
         if payment.captured_amount is None:
             payment.captured_amount = intent.amount_received
-        # A release in progress finishes the move itself, once the runner is paid.
-        if payment.pending_operation is None:
+        # A release in progress finishes the move itself, once the runner is paid. Only a hold
+        # is released: a late event must not undo what refunds and disputes did since.
+        if payment.pending_operation is None and payment.status is PaymentStatus.AUTHORIZED:
             move(payment, PaymentStatus.RELEASED, cause=cause)
     elif intent.status == "canceled":
         expired = intent.cancellation_reason == "automatic"
@@ -414,9 +415,13 @@ class PaymentService:
             payment.failure_code = "amount_mismatch"
             payment.failure_message = "The amount paid does not match the payment."
             return
-        if move(payment, PaymentStatus.SUCCEEDED, cause=cause):
+        # Once paid, refunds and disputes own the status: a late or replayed success event
+        # must not move a refunded or disputed payment back to SUCCEEDED.
+        if payment.status not in PAID_STATUSES and move(
+            payment, PaymentStatus.SUCCEEDED, cause=cause
+        ):
             payment.failure_code = payment.decline_code = payment.failure_message = None
-        if payment.status is PaymentStatus.SUCCEEDED:
+        if payment.status in PAID_STATUSES:
             await self._fulfil(session, payment)
 
     @staticmethod

@@ -6,6 +6,7 @@ import pytest
 
 from graphql_payments.config import Settings
 from graphql_payments.sandbox import Sandbox
+from graphql_payments.services import Services
 from tests.escrow.flows import authorize, release, revert, runner_account, stripe_view
 from tests.helpers import GraphQLClient
 from tests.refunds.conftest import payment, refund
@@ -59,3 +60,17 @@ async def test_revert_after_a_partial_refund_returns_the_rest(
     assert reverted["payment"]["transferReversedAmount"] == {"amount": 2250}
     stripe = await stripe_view(sandbox, held["payment"]["stripePaymentIntentId"])
     assert sorted(r.amount for r in stripe["refunds"]) == [500, 2000]
+
+
+async def test_a_late_capture_event_does_not_undo_a_refund(
+    gql: GraphQLClient, sandbox: Sandbox, services: Services
+) -> None:
+    # given
+    held = await authorize(gql)
+    await release(gql)
+    await refund(gql, held["payment"]["id"], amount=500)
+    # when: the capture's event arrives again, late
+    for event in sandbox.events_of("payment_intent.succeeded"):
+        await services.inbox.handlers.handle(event)
+    # then
+    assert (await payment(gql, held["payment"]["id"]))["status"] == "PARTIALLY_REFUNDED"

@@ -20,8 +20,10 @@ from sqlalchemy import select
 
 from graphql_payments.credits import repository as ledger
 from graphql_payments.payments.models import Payment
+from graphql_payments.payments.states import settled_status
+from graphql_payments.refunds import repository as refunds
 from graphql_payments.refunds.models import Dispute
-from graphql_payments.refunds.service import credits_share
+from graphql_payments.refunds.service import SETTLED, credits_share
 from graphql_payments.sandbox import Sandbox, SandboxError
 from graphql_payments.services import Services
 from graphql_payments.webhooks.handlers import NotOurs
@@ -70,6 +72,16 @@ async def check_invariants(services: Services, sandbox: Sandbox, user_id: str) -
         if payment.stripe_payment_intent_id:
             charge = await charge_of(sandbox, payment.stripe_payment_intent_id)
             assert payment.refunded_amount == charge["amount_refunded"], payment.id
+        if payment.status in SETTLED:
+            # The status is what the totals say, whatever order events came in.
+            async with services.db.reading() as session:
+                dispute_open = await refunds.has_open_dispute(session, payment.id)
+            assert payment.status is settled_status(
+                payment.kind,
+                basis=payment.amount,
+                returned=payment.refunded_amount + payment.dispute_lost_amount,
+                dispute_open=dispute_open,
+            ), payment.id
     assert balance == await expected_balance(services, user_id)
 
 

@@ -223,3 +223,19 @@ async def test_a_refund_that_fails_later_is_undone(gql: GraphQLClient, sandbox: 
     again = await refund(gql, paid["id"], key="second")
     assert again["payment"]["status"] == "REFUNDED"
     assert await balance(gql) == 0
+
+
+async def test_a_late_success_event_does_not_undo_a_refund(
+    gql: GraphQLClient, sandbox: Sandbox, services: Services
+) -> None:
+    # given
+    paid = await buy(gql, sandbox)
+    await refund(gql, paid["id"], amount=300)
+    # when: the payment's success events arrive again, late
+    for event in sandbox.events:
+        if event["type"] in ("checkout.session.completed", "payment_intent.succeeded"):
+            await services.inbox.handlers.handle(event)
+    # then
+    after = await payment(gql, paid["id"])
+    assert after["status"] == "PARTIALLY_REFUNDED"
+    assert await balance(gql) == 70
