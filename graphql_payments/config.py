@@ -15,7 +15,7 @@ from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator,
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from graphql_payments.errors import ConfigurationError
-from graphql_payments.money import Money, format_amount, normalize_currency
+from graphql_payments.money import format_amount, normalize_currency
 
 SANDBOX_API_KEY = "sk_test_sandbox"
 
@@ -34,10 +34,6 @@ class CreditPackage(BaseModel):
     @classmethod
     def _currency(cls, value: str) -> str:
         return normalize_currency(value)
-
-    @property
-    def price(self) -> Money:
-        return Money(self.amount, self.currency)
 
 
 DEFAULT_PACKAGES = [

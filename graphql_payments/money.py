@@ -6,8 +6,7 @@ zero-decimal currency), fils for KWD (three decimals). Nothing here uses float.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from graphql_payments.errors import ValidationError
 
@@ -53,31 +52,9 @@ def exponent(currency: str) -> int:
     return 2
 
 
-def to_minor(major: str | Decimal | int, currency: str) -> int:
-    """Minor units from a decimal amount given as text, e.g. ("10.00", "USD") -> 1000."""
-    try:
-        value = Decimal(str(major))
-    except InvalidOperation:
-        raise ValidationError(f"Not an amount: {major!r}.") from None
-    scaled = value.scaleb(exponent(currency))
-    if scaled != scaled.to_integral_value():
-        raise ValidationError(f"{major} has more decimals than {currency.upper()} allows.")
-    return int(scaled)
-
-
 def format_amount(amount: int, currency: str) -> str:
     """A display form like "1,234.50 USD" or "1,000 JPY"."""
     places = exponent(currency)
     value = Decimal(amount).scaleb(-places)
     quant = Decimal(1).scaleb(-places)
     return f"{value.quantize(quant, rounding=ROUND_HALF_EVEN):,} {currency.upper()}"
-
-
-@dataclass(frozen=True, slots=True)
-class Money:
-    amount: int
-    currency: str
-
-    @property
-    def formatted(self) -> str:
-        return format_amount(self.amount, self.currency)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from graphql_payments.errors import ValidationError
-from graphql_payments.money import exponent, format_amount, normalize_currency, to_minor
+from graphql_payments.money import exponent, format_amount, normalize_currency
 
 
 @pytest.mark.parametrize(
@@ -28,18 +28,6 @@ def test_exponent_knows_zero_and_three_decimal_currencies(currency: str, places:
 )
 def test_format_amount(amount: int, currency: str, text: str) -> None:
     assert format_amount(amount, currency) == text
-
-
-def test_to_minor_is_exact_and_refuses_extra_decimals() -> None:
-    assert to_minor("10.00", "USD") == 1000
-    assert to_minor("1000", "JPY") == 1000
-    assert to_minor("0.1", "USD") == 10
-    with pytest.raises(ValidationError):
-        to_minor("10.5", "JPY")
-    with pytest.raises(ValidationError):
-        to_minor("1.001", "USD")
-    with pytest.raises(ValidationError):
-        to_minor("ten", "USD")
 
 
 def test_normalize_currency() -> None:

@@ -45,11 +45,6 @@ async def balance(session: AsyncSession, user_id: str) -> int:
     return int((await session.execute(query)).scalar_one())
 
 
-async def entries_for_payment(session: AsyncSession, payment_id: str) -> list[CreditEntry]:
-    query = select(CreditEntry).where(CreditEntry.payment_id == payment_id).order_by(CreditEntry.id)
-    return list((await session.execute(query)).scalars())
-
-
 async def purchases_not_credited_once(session: AsyncSession) -> list[tuple[str, int]]:
     """Paid credit purchases whose PURCHASE entries are not exactly one of `credits`."""
     credited = (

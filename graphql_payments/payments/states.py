@@ -65,10 +65,6 @@ def can_transition(kind: PaymentKind, current: PaymentStatus, target: PaymentSta
     return target in TRANSITIONS[kind].get(current, frozenset())
 
 
-def is_terminal(kind: PaymentKind, status: PaymentStatus) -> bool:
-    return not TRANSITIONS[kind].get(status)
-
-
 # Statuses in which the customer's money was received.
 PAID_STATUSES = frozenset({S.SUCCEEDED, S.RELEASED, S.PARTIALLY_REFUNDED, S.REFUNDED, S.DISPUTED})
 

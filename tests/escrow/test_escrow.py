@@ -314,3 +314,21 @@ async def test_release_above_the_hold_is_refused_and_changes_nothing(
     intent = (await stripe_view(sandbox, held["payment"]["stripePaymentIntentId"]))["intent"]
     assert intent.status == "requires_capture"
     assert (await release(gql))["payment"]["status"] == "RELEASED"
+
+
+async def test_zero_decimal_currencies_are_whole_units(
+    gql: GraphQLClient, sandbox: Sandbox
+) -> None:
+    # given: 5,000 yen, which Stripe counts in yen, not hundredths
+    held = await authorize(gql, amount=5000, currency="jpy")
+    # when
+    released = await release(gql, amount=4999)
+    # then
+    assert held["payment"]["amount"] == {"amount": 5000, "currency": "JPY"}
+    assert released["payment"]["capturedAmount"] == {"amount": 4999}
+    assert released["payment"]["platformFee"] == {"amount": 500}  # 499.9 rounded up
+    intent = (await stripe_view(sandbox, held["payment"]["stripePaymentIntentId"]))["intent"]
+    assert intent.currency == "jpy"
+    assert intent.amount_received == 4999
+    status = await gql.data(BY_ORDER, {"o": "order-1"}, headers=as_user("alice"))
+    assert status["paymentStatus"]["amount"]["formatted"] == "5,000 JPY"
