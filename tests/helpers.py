@@ -118,6 +118,16 @@ PAYMENT_FIELDS = """
   stripePaymentIntentId stripeCheckoutSessionId receiptUrl createdAt updatedAt
 """
 
+FAILURES = """
+query($since: DateTime, $first: Int, $after: String) {
+  failedPayments(since: $since, first: $first, after: $after) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges { node { source code declineCode message occurredAt payment { id status kind } } }
+  }
+}
+"""
+
 PAYMENT_STATUS = f"""
 query Status($id: ID, $session: String, $order: String) {{
   paymentStatus(id: $id, checkoutSessionId: $session, orderId: $order) {{ {PAYMENT_FIELDS} }}

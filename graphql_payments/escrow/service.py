@@ -32,7 +32,7 @@ from graphql_payments.errors import (
     PaymentProviderError,
     ValidationError,
 )
-from graphql_payments.gateway import PAYMENT_ID_KEY, PaymentGateway
+from graphql_payments.gateway import PAYMENT_ID_KEY, PaymentGateway, Transfer
 from graphql_payments.money import normalize_currency
 from graphql_payments.payments import repository as payments
 from graphql_payments.payments.models import (
@@ -264,11 +264,26 @@ class EscrowService:
             )
         if amount is not None:
             _amount(amount)
+        if account is not None and await self._may_transfer(order):
+            await self._check_runner_account(account)
         async with self.db.transaction() as session:
             payment = await self._locked_for_order(session, order)
             if payment.status is PaymentStatus.RELEASED and payment.pending_operation is None:
-                return payment
-            self._claim(payment, RELEASE, allowed=frozenset({PaymentStatus.AUTHORIZED}))
+                if account is None or payment.transfer_id is not None:
+                    return payment
+                # Captured earlier without paying the runner (no account then, or Stripe
+                # refused the transfer): pay them now.
+                if amount is not None and amount != payment.captured_amount:
+                    raise ValidationError(
+                        f"The hold was captured already ({payment.captured_amount}); "
+                        "amount cannot change.",
+                        field="amount",
+                    )
+                payment.pending_operation = RELEASE
+                payment.runner_id = runner or payment.runner_id
+                payment.runner_account_id = account
+            else:
+                self._claim(payment, RELEASE, allowed=frozenset({PaymentStatus.AUTHORIZED}))
             if payment.pending_operation is None:
                 capture = amount if amount is not None else payment.amount
                 if capture > payment.amount:
@@ -283,49 +298,106 @@ class EscrowService:
             payment_id = payment.id
         return await self._finish_release(payment_id)
 
-    async def _finish_release(self, payment_id: str) -> Payment:
+    async def _may_transfer(self, order_id: str) -> bool:
+        """Whether a release of the order may still pay the runner (so their account matters)."""
         async with self.db.reading() as session:
-            payment = await payments.get(session, payment_id)
-        assert payment is not None
-        assert payment.stripe_payment_intent_id is not None
-        assert payment.requested_capture is not None
+            payment = await payments.latest_for_order(session, order_id)
+        return (
+            payment is not None
+            and payment.pending_operation is None
+            and payment.transfer_id is None
+            and payment.status in (PaymentStatus.AUTHORIZED, PaymentStatus.RELEASED)
+        )
+
+    async def _check_runner_account(self, account_id: str) -> None:
+        """Refuse, before anything is captured, an account that cannot receive the transfer."""
         try:
-            intent = await self.gateway.capture_payment(
-                payment.stripe_payment_intent_id,
-                amount=payment.requested_capture,
-                idempotency_key=f"capture-{payment.id}",
-            )
+            account = await self.gateway.retrieve_account(account_id)
         except PaymentProviderError as exc:
-            if not exc.retryable:
-                await self._abandon(payment_id, RELEASE)
+            if exc.stripe_code == "resource_missing":
+                raise ValidationError(
+                    f"No Stripe account {account_id}.", field="runnerAccountId"
+                ) from None
             raise
-        await self.payments.apply_payment_intent(intent)
-        captured = intent.amount_received
-        fee = platform_fee(captured, self.settings.platform_fee_bps)
-        transfer_id = payment.transfer_id
-        transferred = payment.transferred_amount
-        if payment.runner_account_id and captured - fee > 0 and transfer_id is None:
-            transfer = await self.gateway.create_transfer(
-                amount=captured - fee,
-                currency=payment.currency,
-                destination=payment.runner_account_id,
-                transfer_group=payment.order_id or payment.id,
-                source_transaction=intent.latest_charge_id,
-                metadata={PAYMENT_ID_KEY: payment.id, "order_id": payment.order_id or ""},
-                idempotency_key=f"transfer-{payment.id}",
+        if not account.can_receive_transfers:
+            raise ValidationError(
+                f"The Stripe account {account_id} cannot receive transfers yet (its transfers "
+                "capability is not active).",
+                field="runnerAccountId",
             )
-            transfer_id, transferred = transfer.id, transfer.amount
+
+    async def _finish_release(self, payment_id: str) -> Payment:
+        payment = await self._read(payment_id)
+        if payment.captured_amount is None:
+            assert payment.stripe_payment_intent_id is not None
+            assert payment.requested_capture is not None
+            try:
+                intent = await self.gateway.capture_payment(
+                    payment.stripe_payment_intent_id,
+                    amount=payment.requested_capture,
+                    idempotency_key=f"capture-{payment.id}",
+                )
+            except PaymentProviderError as exc:
+                if not exc.retryable:
+                    await self._abandon(payment_id, RELEASE)
+                raise
+            await self.payments.apply_payment_intent(intent)
+            payment = await self._read(payment_id)
+        captured = payment.captured_amount
+        assert captured is not None
+        fee = platform_fee(captured, self.settings.platform_fee_bps)
+        account = payment.runner_account_id
+        transfer: Transfer | None = None
+        refused: PaymentProviderError | None = None
+        if account and captured - fee > 0 and payment.transfer_id is None:
+            try:
+                transfer = await self.gateway.create_transfer(
+                    amount=captured - fee,
+                    currency=payment.currency,
+                    destination=account,
+                    transfer_group=payment.order_id or payment.id,
+                    source_transaction=payment.stripe_charge_id,
+                    metadata={PAYMENT_ID_KEY: payment.id, "order_id": payment.order_id or ""},
+                    idempotency_key=f"transfer-{payment.id}-{account}",
+                )
+            except PaymentProviderError as exc:
+                if exc.retryable:
+                    raise
+                refused = exc
         async with self.db.transaction() as session:
             stored = await payments.get(session, payment_id, lock=True)
             assert stored is not None
-            stored.captured_amount = captured
             stored.platform_fee = fee
-            stored.transfer_id = stored.transfer_id or transfer_id
-            stored.transferred_amount = stored.transferred_amount or transferred
+            if transfer is not None:
+                stored.transfer_id = stored.transfer_id or transfer.id
+                stored.transferred_amount = stored.transferred_amount or transfer.amount
+            if refused is not None:
+                await fail(
+                    session,
+                    stored,
+                    source=FailureSource.TRANSFER,
+                    reference=f"transfer-{account}",
+                    code=refused.stripe_code,
+                    message=refused.message,
+                )
             stored.pending_operation = None
             move(stored, PaymentStatus.RELEASED, cause="released")
             await session.flush()
-            return stored
+        if refused is not None:
+            # The capture stands; the order is released and the runner can be paid later.
+            raise PaymentProviderError(
+                f"The payment was captured, but Stripe refused the transfer to {account}: "
+                f"{refused.message} Release the order again with a runnerAccountId that can "
+                "receive transfers to pay the runner.",
+                stripe_code=refused.stripe_code,
+            )
+        return stored
+
+    async def _read(self, payment_id: str) -> Payment:
+        async with self.db.reading() as session:
+            payment = await payments.get(session, payment_id)
+        assert payment is not None
+        return payment
 
     async def revert(self, *, order_id: str, reason: str | None) -> Payment:
         """Cancel the hold, or refund the customer and take the runner's transfer back."""
@@ -364,9 +436,7 @@ class EscrowService:
         return (payment.captured_amount or 0) - reserved - payment.dispute_lost_amount
 
     async def _cancel_hold(self, payment_id: str) -> Payment:
-        async with self.db.reading() as session:
-            payment = await payments.get(session, payment_id)
-        assert payment is not None
+        payment = await self._read(payment_id)
         if payment.stripe_payment_intent_id is not None:
             try:
                 intent = await self.gateway.cancel_payment(

@@ -13,6 +13,7 @@ from graphql_payments.gateway.objects import (
     REFUND_ID_KEY,
     Charge,
     CheckoutSession,
+    ConnectedAccount,
     Dispute,
     PaymentError,
     PaymentIntent,
@@ -68,6 +69,8 @@ class PaymentGateway(Protocol):
         self, payment_intent_id: str, *, idempotency_key: str
     ) -> PaymentIntent: ...
 
+    async def retrieve_account(self, account_id: str) -> ConnectedAccount: ...
+
     async def create_transfer(
         self,
         *,
@@ -102,6 +105,7 @@ __all__ = [
     "REFUND_ID_KEY",
     "Charge",
     "CheckoutSession",
+    "ConnectedAccount",
     "Dispute",
     "PaymentError",
     "PaymentGateway",

@@ -13,6 +13,8 @@ from typing import Any
 # The metadata key that carries our payment id on every Stripe object we create.
 PAYMENT_ID_KEY = "payments_payment_id"
 REFUND_ID_KEY = "payments_refund_id"
+# Stripe moves funds only to a connected account with one of these capabilities active.
+TRANSFER_CAPABILITIES = ("transfers", "crypto_transfers", "legacy_payments")
 
 
 def _id(value: Any) -> str | None:
@@ -157,6 +159,21 @@ class CheckoutSession:
                 PaymentIntent.from_stripe(intent) if isinstance(intent, Mapping) else None
             ),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectedAccount:
+    id: str
+    capabilities: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def can_receive_transfers(self) -> bool:
+        return any(self.capabilities.get(name) == "active" for name in TRANSFER_CAPABILITIES)
+
+    @classmethod
+    def from_stripe(cls, data: Mapping[str, Any]) -> ConnectedAccount:
+        raw = data.get("capabilities") or {}
+        return cls(id=data["id"], capabilities={str(k): str(v) for k, v in raw.items()})
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,13 @@ from graphql_payments.errors import (
     WebhookSignatureError,
 )
 from graphql_payments.gateway.http import StripeHTTPClient, stripe_client
-from graphql_payments.gateway.objects import CheckoutSession, PaymentIntent, Refund, Transfer
+from graphql_payments.gateway.objects import (
+    CheckoutSession,
+    ConnectedAccount,
+    PaymentIntent,
+    Refund,
+    Transfer,
+)
 
 log = logging.getLogger(__name__)
 
@@ -257,6 +263,10 @@ class StripeGateway:
             payment_intent_id,
         )
         return PaymentIntent.from_stripe(_as_dict(intent))
+
+    async def retrieve_account(self, account_id: str) -> ConnectedAccount:
+        account = await self._call(lambda: self._client.v1.accounts.retrieve_async(account_id))
+        return ConnectedAccount.from_stripe(_as_dict(account))
 
     async def create_transfer(
         self,

@@ -123,6 +123,8 @@ class FailureSource(enum.Enum):
     CHECKOUT_EXPIRED = "CHECKOUT_EXPIRED"  # the customer never paid
     ASYNC_PAYMENT = "ASYNC_PAYMENT"  # a delayed payment method failed after checkout
     REFUND = "REFUND"  # a refund that failed
+    TRANSFER = "TRANSFER"  # Stripe refused the transfer to a runner
+    TRANSFER_REVERSAL = "TRANSFER_REVERSAL"  # Stripe refused to take a runner's transfer back
 
 
 class PaymentFailure(Base):

@@ -93,6 +93,19 @@ async def record_failure(
     )
 
 
+async def has_failure(
+    session: AsyncSession, payment_id: str, source: FailureSource, reference: str
+) -> bool:
+    found = await session.execute(
+        select(PaymentFailure.id).where(
+            PaymentFailure.payment_id == payment_id,
+            PaymentFailure.source == source,
+            PaymentFailure.reference == reference,
+        )
+    )
+    return found.first() is not None
+
+
 async def failures(
     session: AsyncSession,
     *,

@@ -348,14 +348,41 @@ class RefundService:
             assert refund is not None
             payment = await payments.get(session, refund.payment_id)
             assert payment is not None
-        if refund.transfer_reversal <= 0 or refund.transfer_reversed or not payment.transfer_id:
+            refused = await payments.has_failure(
+                session, payment.id, FailureSource.TRANSFER_REVERSAL, refund.id
+            )
+        if (
+            refund.transfer_reversal <= 0
+            or refund.transfer_reversed
+            or refused
+            or not payment.transfer_id
+        ):
             return
-        transfer = await self.gateway.reverse_transfer(
-            payment.transfer_id,
-            amount=refund.transfer_reversal,
-            metadata={PAYMENT_ID_KEY: payment.id, REFUND_ID_KEY: refund.id},
-            idempotency_key=f"reversal-{refund.id}",
-        )
+        try:
+            transfer = await self.gateway.reverse_transfer(
+                payment.transfer_id,
+                amount=refund.transfer_reversal,
+                metadata={PAYMENT_ID_KEY: payment.id, REFUND_ID_KEY: refund.id},
+                idempotency_key=f"reversal-{refund.id}",
+            )
+        except PaymentProviderError as exc:
+            if exc.retryable:
+                raise
+            # The customer's refund stands; the runner keeps this share. Kept for an operator
+            # to settle with the runner, and never asked again.
+            log.error("refund %s: Stripe refused the transfer reversal: %s", refund.id, exc)
+            async with self.db.transaction() as session:
+                await payments.record_failure(
+                    session,
+                    payment_id=payment.id,
+                    source=FailureSource.TRANSFER_REVERSAL,
+                    reference=refund.id,
+                    code=exc.stripe_code,
+                    decline_code=None,
+                    message=f"Reversal of {refund.transfer_reversal} {refund.currency} from "
+                    f"transfer {payment.transfer_id} refused: {exc.message}",
+                )
+            return
         await self.payments.apply_transfer(transfer)
         async with self.db.transaction() as session:
             stored = await repository.get(session, refund_id, lock=True)

@@ -2,11 +2,12 @@
 
 Accounts of type `express`, `custom` or `standard` are created ready to use: details
 submitted, charges and payouts enabled, requested capabilities active, so funds can be moved
-to them at once. A transfer moves funds from the platform balance to an account; with
-`source_transaction` it draws on that charge (never more than the charge's captured amount
-not yet refunded or transferred), without it on the available balance (`balance_insufficient`
-when short). Reversals take funds back, never more than what is left of the transfer, and set
-`amount_reversed` and `reversed`.
+to them at once; an account whose requested capabilities leave out `transfers` refuses
+transfers (`insufficient_capabilities_for_transfer`). A transfer moves funds from the platform
+balance to an account; with `source_transaction` it draws on that charge (never more than the
+charge's captured amount not yet refunded or transferred), without it on the available balance
+(`balance_insufficient` when short). Reversals take funds back, never more than what is left
+of the transfer, and set `amount_reversed` and `reversed`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from graphql_payments.sandbox.state import (
     snapshot,
     update_object,
 )
+
+# An account receives transfers only with one of these capabilities active.
+TRANSFER_CAPABILITIES = ("transfers", "crypto_transfers", "legacy_payments")
 
 COUNTRY_CURRENCY = {
     "US": "usd",
@@ -181,11 +185,19 @@ def create_transfer(state: State, params: JSON) -> JSON:
         raise invalid(f"Invalid currency: {currency}.", param="currency")
     at_least_one(amount, param="amount")
     destination = params["destination"]
-    if state.maybe("account", destination) is None:
+    account = state.maybe("account", destination)
+    if account is None:
         raise invalid(
             f"No such destination: '{destination}'",
             param="destination",
             code="resource_missing",
+        )
+    if not any(account["capabilities"].get(name) == "active" for name in TRANSFER_CAPABILITIES):
+        raise invalid(
+            "Your destination account needs to have at least one of the following "
+            f"capabilities enabled: {', '.join(TRANSFER_CAPABILITIES)}",
+            param="destination",
+            code="insufficient_capabilities_for_transfer",
         )
     source_id = params.get("source_transaction")
     if source_id:

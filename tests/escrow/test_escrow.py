@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from graphql_payments.config import Settings
 from graphql_payments.sandbox import Sandbox
 from graphql_payments.services import Services
 from tests.escrow.flows import (
@@ -23,11 +22,6 @@ from tests.escrow.flows import (
     stripe_view,
 )
 from tests.helpers import GraphQLClient, as_admin, as_user, error_codes
-
-
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"platform_fee_bps": 1000})
 
 
 async def test_authorize_then_release_captures_once_and_pays_the_runner(

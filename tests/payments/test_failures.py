@@ -6,18 +6,8 @@ import datetime as dt
 
 from graphql_payments.sandbox import Sandbox
 from tests.escrow.flows import authorize
-from tests.helpers import GraphQLClient, as_admin, as_user, checkout, error_codes
+from tests.helpers import FAILURES, GraphQLClient, as_admin, as_user, checkout, error_codes
 from tests.refunds.conftest import buy, refund
-
-FAILURES = """
-query($since: DateTime, $first: Int, $after: String) {
-  failedPayments(since: $since, first: $first, after: $after) {
-    totalCount
-    pageInfo { hasNextPage endCursor }
-    edges { node { source code declineCode message occurredAt payment { id status kind } } }
-  }
-}
-"""
 
 FAILED_HISTORY = "query { paymentHistory(status: [FAILED]) { edges { node { id kind } } } }"
 

@@ -141,6 +141,24 @@ async def test_transfer_to_unknown_account(client: Any) -> None:
     assert raised.value.param == "destination"
 
 
+async def test_transfer_to_an_account_without_the_transfers_capability(client: Any) -> None:
+    # given
+    await paid_intent(client, amount=10000)
+    account = await client.v1.accounts.create_async(
+        params={"type": "express", "capabilities": {"card_payments": {"requested": True}}}
+    )
+
+    # when
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        await client.v1.transfers.create_async(
+            params={"amount": 100, "currency": "usd", "destination": account.id}
+        )
+
+    # then
+    assert raised.value.code == "insufficient_capabilities_for_transfer"
+    assert raised.value.param == "destination"
+
+
 async def test_destination_charge_transfers_on_capture(client: Any, sandbox: Sandbox) -> None:
     # given
     account = await express_account(client)
