@@ -342,22 +342,18 @@ class RefundService:
         await session.flush()
 
     async def reverse_transfer(self, refund_id: str) -> None:
-        """Take the refund's share back from the runner, once."""
+        """Take the refund's share back from the runner, once; a refusal is kept, not retried."""
         async with self.db.reading() as session:
             refund = await repository.get(session, refund_id)
             assert refund is not None
             payment = await payments.get(session, refund.payment_id)
             assert payment is not None
-            refused = await payments.has_failure(
+            if refund.transfer_reversal <= 0 or refund.transfer_reversed or not payment.transfer_id:
+                return
+            if await payments.has_failure(
                 session, payment.id, FailureSource.TRANSFER_REVERSAL, refund.id
-            )
-        if (
-            refund.transfer_reversal <= 0
-            or refund.transfer_reversed
-            or refused
-            or not payment.transfer_id
-        ):
-            return
+            ):
+                return  # Stripe refused it before; an operator settles it
         try:
             transfer = await self.gateway.reverse_transfer(
                 payment.transfer_id,

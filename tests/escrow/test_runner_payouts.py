@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from graphql_payments.sandbox import Sandbox
+from graphql_payments.services import Services
 from tests.escrow.flows import BY_ORDER, authorize, release, revert, runner_account, stripe_view
 from tests.helpers import FAILURES, GraphQLClient, as_admin, sandbox_client
 
@@ -33,10 +34,14 @@ async def test_an_account_that_cannot_receive_transfers_is_refused_before_the_ca
     # when
     unknown = await release(gql, runnerAccountId="acct_doesnotexist")
     not_ready = await release(gql, runnerAccountId=cards_only.id)
+    sandbox.faults.fail_api(status=500, path_prefix="/v1/accounts")
+    stripe_down = await release(gql, runnerAccountId=cards_only.id)
+    sandbox.faults.clear()
     # then: typed errors, and nothing captured
     for refused in (unknown, not_ready):
         assert refused["__typename"] == "ValidationError", refused
         assert refused["field"] == "runnerAccountId"
+    assert stripe_down["__typename"] == "PaymentProviderError", stripe_down
     assert (await order_status(gql))["status"] == "AUTHORIZED"
     intent = (await stripe_view(sandbox, held["payment"]["stripePaymentIntentId"]))["intent"]
     assert intent.status == "requires_capture"
@@ -103,7 +108,7 @@ async def test_a_runner_without_an_account_at_release_is_paid_later(
 
 
 async def test_a_refused_transfer_reversal_still_reverts_and_is_kept(
-    gql: GraphQLClient, sandbox: Sandbox
+    gql: GraphQLClient, sandbox: Sandbox, services: Services
 ) -> None:
     # given: the runner's transfer was already taken back in the Stripe dashboard
     account = await runner_account(sandbox)
@@ -124,3 +129,10 @@ async def test_a_refused_transfer_reversal_still_reverts_and_is_kept(
     stripe = await stripe_view(sandbox, held["payment"]["stripePaymentIntentId"])
     assert [r.amount for r in stripe["refunds"]] == [2500]
     assert await revert(gql) == reverted
+    # and asking again does not reach Stripe (its transfer endpoints are down now)
+    sandbox.faults.fail_api(status=500, path_prefix="/v1/transfers")
+    refunds = await gql.data(
+        'query { paymentStatus(orderId: "order-1") { refunds { id } } }', headers=as_admin()
+    )
+    [ours] = refunds["paymentStatus"]["refunds"]
+    await services.refunds.reverse_transfer(ours["id"])
