@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from graphql_payments import __version__
 from graphql_payments.config import Settings
-from graphql_payments.errors import ConfigurationError
+from graphql_payments.errors import SettingsConflict
 
 log = logging.getLogger("graphql_payments")
 
@@ -45,7 +45,7 @@ def _migrate_or_check(settings: Settings) -> None:
         return
     current = asyncio.run(current_revision(settings.database_url))
     if current != head_revision():
-        raise ConfigurationError(
+        raise SettingsConflict(
             f"The database is at migration {current or 'none'}, the code needs "
             f"{head_revision()}: run 'graphql-payments db upgrade' first."
         )
@@ -153,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except ConfigurationError as exc:
+    except SettingsConflict as exc:
         print(f"graphql-payments: {exc}", file=sys.stderr)  # noqa: T201
         return 2
     except KeyboardInterrupt:

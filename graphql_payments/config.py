@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from graphql_payments.errors import ConfigurationError
+from graphql_payments.errors import SettingsConflict
 from graphql_payments.money import format_amount, normalize_currency
 
 SANDBOX_API_KEY = "sk_test_sandbox"
@@ -129,7 +129,7 @@ class Settings(BaseSettings):
     def _consistent(self) -> Settings:
         problems = self.problems()
         if problems:
-            raise ConfigurationError("Invalid configuration:\n  - " + "\n  - ".join(problems))
+            raise SettingsConflict("Invalid configuration:\n  - " + "\n  - ".join(problems))
         return self
 
     @classmethod

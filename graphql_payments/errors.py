@@ -1,22 +1,30 @@
-"""Domain exceptions.
+"""Domain exceptions, named after the condition they report.
 
-Services raise these; the GraphQL layer turns each into a typed member of a mutation's result
-union (`graphql_payments.graphql.errors`), and the webhook route into an HTTP status.
+Services raise these; `graphql_payments.graphql.errors` maps each (by its nearest registered
+class) to the member of a mutation's result union, whose GraphQL type keeps the `...Error` name
+(`InvalidInput` -> `ValidationError`); the webhook route turns a bad signature into HTTP 400.
 
-    PaymentsError                 base; `code` is one of ErrorCode
-    ├── ValidationError           bad input; nothing was written
-    ├── NotFoundError             an id, package or order that does not exist (or is not yours)
-    ├── IdempotencyError          an idempotency key reused with a different input
-    ├── InvalidStatusError        the payment is not in a status that allows the operation
-    ├── AlreadyRefundedError      nothing is left to refund
-    ├── InsufficientCreditsError  the customer no longer holds the credits an operation takes back
-    └── PaymentProviderError      Stripe failed, timed out, or refused (code STRIPE_ERROR)
-        └── CardDeclinedError     the card was declined (code CARD_DECLINED or INSUFFICIENT_FUNDS)
-    AuthError                     who is calling; surfaces as a top-level GraphQL error
-    ├── UnauthenticatedError      no or invalid credentials (code UNAUTHENTICATED)
-    └── ForbiddenError            authenticated, but not allowed (code FORBIDDEN)
-    WebhookSignatureError         a webhook whose signature does not verify
-    ConfigurationError            settings that contradict each other; the server does not start
+    PaymentsError                     base; `code` is one of ErrorCode, `message` is for people
+    ├── InvalidInput                  bad input (`field` names it); nothing was written
+    │   └── RefundExceedsCaptured     a refund amount above what is left of the capture
+    ├── NotFound                      something that does not exist (or is not yours)
+    │   ├── PaymentNotFound           no such payment
+    │   ├── PackageNotFound           no such credit package
+    │   └── OrderNotFound             no escrow payment for the order
+    ├── IdempotencyKeyReused          an idempotency key reused with a different input
+    ├── WrongPaymentStatus            the payment's status does not allow the operation
+    ├── NothingLeftToRefund           the payment is refunded in full already
+    ├── InsufficientCredits           the customer no longer holds the credits to take back
+    └── StripeFailed                  Stripe failed, timed out or refused (code STRIPE_ERROR)
+        └── CardDeclined              the card was declined (CARD_DECLINED, INSUFFICIENT_FUNDS)
+    AccessDenied                      who is calling; surfaces as a top-level GraphQL error
+    ├── NotAuthenticated              no or invalid credentials (code UNAUTHENTICATED)
+    └── NotPermitted                  authenticated, but not allowed (code FORBIDDEN)
+    WebhookSignatureInvalid           a webhook whose signature does not verify
+    SettingsConflict                  settings that contradict each other; the server does not start
+
+A new expected failure: subclass the closest class here (it maps like its parent), or register
+a new GraphQL type for it in `graphql_payments.graphql.errors.ERROR_TYPES`.
 """
 
 from __future__ import annotations
@@ -44,7 +52,7 @@ class PaymentsError(Exception):
         self.message = message
 
 
-class ValidationError(PaymentsError):
+class InvalidInput(PaymentsError):
     code = ErrorCode.VALIDATION_ERROR
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
@@ -52,27 +60,47 @@ class ValidationError(PaymentsError):
         self.field = field
 
 
-class NotFoundError(PaymentsError):
+class RefundExceedsCaptured(InvalidInput):
+    def __init__(self, left: int) -> None:
+        super().__init__(
+            f"amount is more than the {left} left to refund on this payment.", field="amount"
+        )
+        self.left = left
+
+
+class NotFound(PaymentsError):
     code = ErrorCode.NOT_FOUND
 
 
-class IdempotencyError(PaymentsError):
+class PaymentNotFound(NotFound):
+    pass
+
+
+class PackageNotFound(NotFound):
+    pass
+
+
+class OrderNotFound(NotFound):
+    pass
+
+
+class IdempotencyKeyReused(PaymentsError):
     code = ErrorCode.IDEMPOTENCY_ERROR
 
 
-class InvalidStatusError(PaymentsError):
+class WrongPaymentStatus(PaymentsError):
     code = ErrorCode.INVALID_STATUS
 
 
-class AlreadyRefundedError(PaymentsError):
+class NothingLeftToRefund(PaymentsError):
     code = ErrorCode.ALREADY_REFUNDED
 
 
-class InsufficientCreditsError(PaymentsError):
+class InsufficientCredits(PaymentsError):
     code = ErrorCode.INSUFFICIENT_CREDITS
 
 
-class PaymentProviderError(PaymentsError):
+class StripeFailed(PaymentsError):
     """Stripe could not do what we asked. `retryable` says whether the same call may succeed."""
 
     code = ErrorCode.STRIPE_ERROR
@@ -95,7 +123,7 @@ class PaymentProviderError(PaymentsError):
         self.charge_id = charge_id
 
 
-class CardDeclinedError(PaymentProviderError):
+class CardDeclined(StripeFailed):
     code = ErrorCode.CARD_DECLINED
 
     def __init__(
@@ -118,21 +146,21 @@ class CardDeclinedError(PaymentProviderError):
             self.code = ErrorCode.INSUFFICIENT_FUNDS
 
 
-class AuthError(Exception):
+class AccessDenied(Exception):
     code = "UNAUTHENTICATED"
 
 
-class UnauthenticatedError(AuthError):
+class NotAuthenticated(AccessDenied):
     code = "UNAUTHENTICATED"
 
 
-class ForbiddenError(AuthError):
+class NotPermitted(AccessDenied):
     code = "FORBIDDEN"
 
 
-class WebhookSignatureError(Exception):
+class WebhookSignatureInvalid(Exception):
     pass
 
 
-class ConfigurationError(Exception):
+class SettingsConflict(Exception):
     pass

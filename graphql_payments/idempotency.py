@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from graphql_payments.db import Base, UTCDateTime, utcnow
-from graphql_payments.errors import IdempotencyError, ValidationError
+from graphql_payments.errors import IdempotencyKeyReused, InvalidInput
 
 KEY_TTL = dt.timedelta(hours=48)
 MAX_KEY_LENGTH = 255
@@ -42,7 +42,7 @@ def request_hash(values: dict[str, Any]) -> str:
 def check_key(key: str) -> str:
     stripped = key.strip()
     if not stripped or len(stripped) > MAX_KEY_LENGTH:
-        raise ValidationError(
+        raise InvalidInput(
             f"idempotencyKey must be 1 to {MAX_KEY_LENGTH} characters.", field="idempotencyKey"
         )
     return stripped
@@ -51,12 +51,12 @@ def check_key(key: str) -> str:
 async def find(
     session: AsyncSession, *, scope: str, user_id: str, key: str, digest: str
 ) -> str | None:
-    """The resource id stored for this key, or None; IdempotencyError if the input differs."""
+    """The resource id stored for this key, or None; IdempotencyKeyReused if the input differs."""
     row = await session.get(IdempotencyKey, (scope, user_id, key))
     if row is None:
         return None
     if row.request_hash != digest:
-        raise IdempotencyError(
+        raise IdempotencyKeyReused(
             "This idempotency key was already used with a different input; use a new key."
         )
     return row.resource_id

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from graphql_payments.config import Settings
-from graphql_payments.errors import ConfigurationError
+from graphql_payments.errors import SettingsConflict
 
 
 def test_defaults_run_in_sandbox_mode_on_sqlite() -> None:
@@ -46,7 +46,7 @@ def test_a_test_key_with_a_webhook_secret_talks_to_stripe() -> None:
     ],
 )
 def test_contradictions_stop_the_start(values: dict[str, Any], fragment: str) -> None:
-    with pytest.raises(ConfigurationError) as raised:
+    with pytest.raises(SettingsConflict) as raised:
         Settings(_env_file=None, **values)
     assert fragment in str(raised.value)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from graphql_payments.errors import ValidationError
+from graphql_payments.errors import InvalidInput
 from graphql_payments.money import exponent, format_amount, normalize_currency
 
 
@@ -32,6 +32,6 @@ def test_format_amount(amount: int, currency: str, text: str) -> None:
 
 def test_normalize_currency() -> None:
     assert normalize_currency(" eur ") == "EUR"
-    with pytest.raises(ValidationError) as raised:
+    with pytest.raises(InvalidInput) as raised:
         normalize_currency("XYZ")
     assert raised.value.field == "currency"

@@ -10,7 +10,7 @@ Two ways in:
   ignored, since any client can send them.
 
 No credentials at all is an anonymous caller (None). Credentials that are present but wrong
-raise UnauthenticatedError, never a silent downgrade to anonymous.
+raise NotAuthenticated, never a silent downgrade to anonymous.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 import jwt
 
 from graphql_payments.config import Settings
-from graphql_payments.errors import ForbiddenError, UnauthenticatedError
+from graphql_payments.errors import NotAuthenticated, NotPermitted
 
 HASURA_CLAIMS = "https://hasura.io/jwt/claims"
 USER = "user"
@@ -43,7 +43,7 @@ class Principal:
 
     def require_user_id(self) -> str:
         if self.user_id is None:
-            raise ForbiddenError("This operation needs a user id.")
+            raise NotPermitted("This operation needs a user id.")
         return self.user_id
 
     def acting_for(self, user_id: str | None) -> str:
@@ -51,14 +51,14 @@ class Principal:
         if user_id is None or user_id == self.user_id:
             return self.require_user_id()
         if not self.is_admin:
-            raise ForbiddenError("Only an admin may act for another user.")
+            raise NotPermitted("Only an admin may act for another user.")
         return user_id
 
 
 def _role(value: Any) -> str:
     role = str(value or USER).lower()
     if role not in ROLES:
-        raise ForbiddenError(f"Role {role!r} may not use this API.")
+        raise NotPermitted(f"Role {role!r} may not use this API.")
     return role
 
 
@@ -70,13 +70,13 @@ def _from_claims(claims: Mapping[str, Any], requested_role: str | None) -> Princ
         role = str(hasura.get("x-hasura-default-role") or USER).lower()
         if requested_role:
             if requested_role.lower() not in allowed:
-                raise ForbiddenError(f"Role {requested_role!r} is not allowed for this token.")
+                raise NotPermitted(f"Role {requested_role!r} is not allowed for this token.")
             role = requested_role.lower()
     else:
         user_id = claims.get("sub")
         role = USER
     if not user_id:
-        raise UnauthenticatedError("The token names no user (sub or x-hasura-user-id).")
+        raise NotAuthenticated("The token names no user (sub or x-hasura-user-id).")
     return Principal(user_id=str(user_id), role=_role(role))
 
 
@@ -87,11 +87,11 @@ def decode_token(token: str, settings: Settings) -> dict[str, Any]:
     if settings.jwt_public_key:
         keys.append((settings.jwt_public_key, "RS256"))
     if not keys:
-        raise UnauthenticatedError("Bearer tokens are not accepted: no JWT key is configured.")
+        raise NotAuthenticated("Bearer tokens are not accepted: no JWT key is configured.")
     try:
         algorithm = jwt.get_unverified_header(token).get("alg")
     except jwt.PyJWTError:
-        raise UnauthenticatedError("Malformed bearer token.") from None
+        raise NotAuthenticated("Malformed bearer token.") from None
     for key, alg in keys:
         if alg != algorithm:
             continue
@@ -109,11 +109,11 @@ def decode_token(token: str, settings: Settings) -> dict[str, Any]:
                 },
             )
         except jwt.ExpiredSignatureError:
-            raise UnauthenticatedError("The bearer token has expired.") from None
+            raise NotAuthenticated("The bearer token has expired.") from None
         except jwt.PyJWTError as exc:
-            raise UnauthenticatedError(f"Invalid bearer token: {exc}.") from None
+            raise NotAuthenticated(f"Invalid bearer token: {exc}.") from None
         return claims
-    raise UnauthenticatedError(f"Bearer tokens signed with {algorithm!r} are not accepted.")
+    raise NotAuthenticated(f"Bearer tokens signed with {algorithm!r} are not accepted.")
 
 
 def _trusted(headers: Mapping[str, str], settings: Settings) -> bool:
@@ -122,7 +122,7 @@ def _trusted(headers: Mapping[str, str], settings: Settings) -> bool:
         return False
     expected = settings.shared_secret.get_secret_value()
     if not hmac.compare_digest(given.encode(), expected.encode()):
-        raise UnauthenticatedError("Invalid X-Payments-Secret.")
+        raise NotAuthenticated("Invalid X-Payments-Secret.")
     return True
 
 
@@ -132,7 +132,7 @@ def authenticate(headers: Mapping[str, str], settings: Settings) -> Principal | 
     if authorization:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise UnauthenticatedError("Authorization must be 'Bearer <token>'.")
+            raise NotAuthenticated("Authorization must be 'Bearer <token>'.")
         requested = headers.get("x-hasura-role") if _trusted(headers, settings) else None
         return _from_claims(decode_token(token.strip(), settings), requested)
     if _trusted(headers, settings):
@@ -141,6 +141,6 @@ def authenticate(headers: Mapping[str, str], settings: Settings) -> Principal | 
         role = _role(headers.get("x-hasura-role"))
         user_id = headers.get("x-hasura-user-id") or None
         if user_id is None and role != ADMIN:
-            raise UnauthenticatedError("A trusted call as a user needs x-hasura-user-id.")
+            raise NotAuthenticated("A trusted call as a user needs x-hasura-user-id.")
         return Principal(user_id=user_id, role=role)
     return None

@@ -6,16 +6,15 @@ import strawberry
 
 from graphql_payments.credits.service import CheckoutRequest
 from graphql_payments.credits.types import CheckoutInput, CheckoutResult, CheckoutSuccess
-from graphql_payments.errors import PaymentsError
 from graphql_payments.graphql import permissions
 from graphql_payments.graphql.context import Info
-from graphql_payments.graphql.errors import user_error
+from graphql_payments.graphql.errors import mutation
 from graphql_payments.payments.types import Payment
 
 
 @strawberry.type
 class CreditMutations:
-    @strawberry.mutation(
+    @mutation(
         description="Start a Stripe Checkout for credits; credits arrive when Stripe confirms."
     )
     async def checkout(self, info: Info, input: CheckoutInput) -> CheckoutResult:
@@ -27,10 +26,7 @@ class CreditMutations:
             package_id=input.package_id,
             credits=input.credits,
         )
-        try:
-            outcome = await info.context.services.credits.checkout(user_id, request)
-        except PaymentsError as exc:
-            return user_error(exc)  # type: ignore[no-any-return]
+        outcome = await info.context.services.credits.checkout(user_id, request)
         return CheckoutSuccess(
             payment=Payment.of(outcome.payment),
             checkout_url=outcome.checkout_url,

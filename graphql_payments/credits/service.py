@@ -12,7 +12,7 @@ from graphql_payments.config import CreditPackage, Settings
 from graphql_payments.credits import repository as ledger
 from graphql_payments.customers.service import ensure_customer
 from graphql_payments.db import Database
-from graphql_payments.errors import NotFoundError, ValidationError
+from graphql_payments.errors import InvalidInput, PackageNotFound
 from graphql_payments.gateway import PAYMENT_ID_KEY, PaymentGateway
 from graphql_payments.money import exponent, format_amount
 from graphql_payments.payments import repository as payments
@@ -58,9 +58,9 @@ def check_redirect_url(url: str, *, field: str, allowed_hosts: list[str]) -> str
         or not parts.hostname
         or any(c.isspace() for c in url.strip())
     ):
-        raise ValidationError(f"{field} must be an absolute http(s) URL.", field=field)
+        raise InvalidInput(f"{field} must be an absolute http(s) URL.", field=field)
     if allowed_hosts and parts.hostname.lower() not in allowed_hosts:
-        raise ValidationError(
+        raise InvalidInput(
             f"{field} must point at one of: {', '.join(allowed_hosts)}.", field=field
         )
     return url.strip()
@@ -84,11 +84,11 @@ class CreditService:
     def quote(self, *, package_id: str | None, credits: int | None) -> Quote:
         """The price of a package or of a custom number of credits."""
         if (package_id is None) == (credits is None):
-            raise ValidationError("Give exactly one of packageId and credits.", field="packageId")
+            raise InvalidInput("Give exactly one of packageId and credits.", field="packageId")
         if package_id is not None:
             package = self.settings.package(package_id)
             if package is None:
-                raise NotFoundError(f"No credit package {package_id!r}.")
+                raise PackageNotFound(f"No credit package {package_id!r}.")
             return Quote(
                 credits=package.credits,
                 amount=package.amount,
@@ -100,14 +100,14 @@ class CreditService:
         assert credits is not None
         currency = self.settings.currency
         if credits <= 0:
-            raise ValidationError("credits must be a positive number.", field="credits")
+            raise InvalidInput("credits must be a positive number.", field="credits")
         step = self.credits_step()
         if credits % step:
-            raise ValidationError(f"credits must be a multiple of {step}.", field="credits")
+            raise InvalidInput(f"credits must be a multiple of {step}.", field="credits")
         amount = credits * 10 ** exponent(currency) // self.settings.credits_per_unit
         low, high = self.settings.min_payment_amount, self.settings.max_payment_amount
         if not low <= amount <= min(high, STRIPE_MAX_AMOUNT):
-            raise ValidationError(
+            raise InvalidInput(
                 f"{credits} credits cost {format_amount(amount, currency)}; a payment must be "
                 f"between {format_amount(low, currency)} and {format_amount(high, currency)}.",
                 field="credits",

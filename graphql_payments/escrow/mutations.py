@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import strawberry
 
-from graphql_payments.errors import PaymentsError
 from graphql_payments.escrow.service import AuthorizeRequest
 from graphql_payments.escrow.types import (
     AuthorizeInput,
@@ -19,13 +18,13 @@ from graphql_payments.escrow.types import (
 )
 from graphql_payments.graphql import permissions
 from graphql_payments.graphql.context import Info
-from graphql_payments.graphql.errors import user_error
+from graphql_payments.graphql.errors import mutation
 from graphql_payments.payments.types import Payment
 
 
 @strawberry.type
 class EscrowMutations:
-    @strawberry.mutation(
+    @mutation(
         description=(
             "Hold an order's amount on the customer's card (the customer, or an admin for "
             "userId). One live escrow per order; the same idempotencyKey returns the same one."
@@ -42,17 +41,14 @@ class EscrowMutations:
             description=input.description,
             return_url=input.return_url,
         )
-        try:
-            done = await info.context.services.escrow.authorize(user_id, request)
-        except PaymentsError as exc:
-            return user_error(exc)  # type: ignore[no-any-return]
+        done = await info.context.services.escrow.authorize(user_id, request)
         return AuthorizeSuccess(
             payment=Payment.of(done.payment),
             client_secret=done.client_secret,
             next_action_url=done.next_action_url,
         )
 
-    @strawberry.mutation(
+    @mutation(
         description=(
             "Admins and services: capture the order's hold (or `amount` of it) and transfer "
             "it, less the platform fee, to the runner's Connect account. Calling it again "
@@ -61,18 +57,15 @@ class EscrowMutations:
     )
     async def release(self, info: Info, input: ReleaseInput) -> ReleaseResult:
         permissions.admin(info)
-        try:
-            payment = await info.context.services.escrow.release(
-                order_id=input.order_id,
-                runner_id=input.runner_id,
-                runner_account_id=input.runner_account_id,
-                amount=input.amount,
-            )
-        except PaymentsError as exc:
-            return user_error(exc)  # type: ignore[no-any-return]
+        payment = await info.context.services.escrow.release(
+            order_id=input.order_id,
+            runner_id=input.runner_id,
+            runner_account_id=input.runner_account_id,
+            amount=input.amount,
+        )
         return ReleaseSuccess(payment=Payment.of(payment))
 
-    @strawberry.mutation(
+    @mutation(
         description=(
             "Admins and services: cancel the order's hold, or after release refund the "
             "customer and reverse the runner's transfer. Calling it again returns the same result."
@@ -80,10 +73,7 @@ class EscrowMutations:
     )
     async def revert(self, info: Info, input: RevertInput) -> RevertResult:
         permissions.admin(info)
-        try:
-            payment = await info.context.services.escrow.revert(
-                order_id=input.order_id, reason=input.reason
-            )
-        except PaymentsError as exc:
-            return user_error(exc)  # type: ignore[no-any-return]
+        payment = await info.context.services.escrow.revert(
+            order_id=input.order_id, reason=input.reason
+        )
         return RevertSuccess(payment=Payment.of(payment))

@@ -8,7 +8,7 @@
 
 Each of release and revert first claims the payment (`pending_operation`) in its own short
 transaction under a row lock, so when both race exactly one proceeds and the other gets
-InvalidStatusError. Every Stripe POST carries an idempotency key derived from the payment, so a
+WrongPaymentStatus. Every Stripe POST carries an idempotency key derived from the payment, so a
 retry after a failure part way finishes the same operation with no second capture or transfer.
 """
 
@@ -26,11 +26,11 @@ from graphql_payments.credits.service import STRIPE_MAX_AMOUNT, check_redirect_u
 from graphql_payments.customers.service import ensure_customer
 from graphql_payments.db import Database
 from graphql_payments.errors import (
-    CardDeclinedError,
-    InvalidStatusError,
-    NotFoundError,
-    PaymentProviderError,
-    ValidationError,
+    CardDeclined,
+    InvalidInput,
+    OrderNotFound,
+    StripeFailed,
+    WrongPaymentStatus,
 )
 from graphql_payments.gateway import PAYMENT_ID_KEY, PaymentGateway, Transfer
 from graphql_payments.money import normalize_currency
@@ -88,22 +88,22 @@ def platform_fee(amount: int, basis_points: int) -> int:
 def _optional(value: str | None, field: str) -> str | None:
     stripped = (value or "").strip()
     if len(stripped) > MAX_ID_LENGTH:
-        raise ValidationError(f"{field} is longer than {MAX_ID_LENGTH}.", field=field)
+        raise InvalidInput(f"{field} is longer than {MAX_ID_LENGTH}.", field=field)
     return stripped or None
 
 
 def _required(value: str | None, field: str) -> str:
     stripped = _optional(value, field)
     if stripped is None:
-        raise ValidationError(f"{field} is required.", field=field)
+        raise InvalidInput(f"{field} is required.", field=field)
     return stripped
 
 
 def _amount(value: int, field: str = "amount") -> int:
     if value <= 0:
-        raise ValidationError(f"{field} must be a positive number of minor units.", field=field)
+        raise InvalidInput(f"{field} must be a positive number of minor units.", field=field)
     if value > STRIPE_MAX_AMOUNT:
-        raise ValidationError(f"{field} is above the largest amount Stripe accepts.", field=field)
+        raise InvalidInput(f"{field} is above the largest amount Stripe accepts.", field=field)
     return value
 
 
@@ -152,7 +152,7 @@ class EscrowService:
             description=description,
         )
         if payment.status is PaymentStatus.FAILED:
-            raise CardDeclinedError(
+            raise CardDeclined(
                 payment.failure_message or "The card was declined.",
                 stripe_code=payment.failure_code,
                 decline_code=payment.decline_code,
@@ -173,7 +173,7 @@ class EscrowService:
                     metadata={PAYMENT_ID_KEY: payment.id, "order_id": order_id},
                     idempotency_key=f"authorize-{payment.id}",
                 )
-            except CardDeclinedError as exc:
+            except CardDeclined as exc:
                 await self._declined(payment.id, exc, customer_id)
                 raise
         applied = await self.payments.apply_payment_intent(intent)
@@ -197,7 +197,7 @@ class EscrowService:
             if existing is None:
                 live = await payments.latest_for_order(session, order_id)
                 if live is not None and live.status.value not in REUSABLE_ORDER_STATUSES:
-                    raise InvalidStatusError(
+                    raise WrongPaymentStatus(
                         f"Order {order_id} already has a {live.status.value} escrow payment."
                     )
                 payment = Payment(
@@ -224,11 +224,11 @@ class EscrowService:
             async with session.begin_nested():
                 return await payments.add(session, payment)
         except IntegrityError:
-            raise InvalidStatusError(
+            raise WrongPaymentStatus(
                 f"Order {payment.order_id} already has a live escrow payment."
             ) from None
 
-    async def _declined(self, payment_id: str, exc: CardDeclinedError, customer_id: str) -> None:
+    async def _declined(self, payment_id: str, exc: CardDeclined, customer_id: str) -> None:
         async with self.db.transaction() as session:
             payment = await payments.get(session, payment_id, lock=True)
             assert payment is not None
@@ -259,7 +259,7 @@ class EscrowService:
         runner = _optional(runner_id, "runnerId")
         account = _optional(runner_account_id, "runnerAccountId")
         if account is not None and not account.startswith("acct_"):
-            raise ValidationError(
+            raise InvalidInput(
                 "runnerAccountId must be a Stripe account id (acct_...).", field="runnerAccountId"
             )
         if amount is not None:
@@ -274,7 +274,7 @@ class EscrowService:
                 # Captured earlier without paying the runner (no account then, or Stripe
                 # refused the transfer): pay them now.
                 if amount is not None and amount != payment.captured_amount:
-                    raise ValidationError(
+                    raise InvalidInput(
                         f"The hold was captured already ({payment.captured_amount}); "
                         "amount cannot change.",
                         field="amount",
@@ -287,7 +287,7 @@ class EscrowService:
             if payment.pending_operation is None:
                 capture = amount if amount is not None else payment.amount
                 if capture > payment.amount:
-                    raise ValidationError(
+                    raise InvalidInput(
                         f"amount is above the {payment.amount} held for this order.",
                         field="amount",
                     )
@@ -313,14 +313,14 @@ class EscrowService:
         """Refuse, before anything is captured, an account that cannot receive the transfer."""
         try:
             account = await self.gateway.retrieve_account(account_id)
-        except PaymentProviderError as exc:
+        except StripeFailed as exc:
             if exc.stripe_code == "resource_missing":
-                raise ValidationError(
+                raise InvalidInput(
                     f"No Stripe account {account_id}.", field="runnerAccountId"
                 ) from None
             raise
         if not account.can_receive_transfers:
-            raise ValidationError(
+            raise InvalidInput(
                 f"The Stripe account {account_id} cannot receive transfers yet (its transfers "
                 "capability is not active).",
                 field="runnerAccountId",
@@ -337,7 +337,7 @@ class EscrowService:
                     amount=payment.requested_capture,
                     idempotency_key=f"capture-{payment.id}",
                 )
-            except PaymentProviderError as exc:
+            except StripeFailed as exc:
                 if not exc.retryable:
                     await self._abandon(payment_id, RELEASE)
                 raise
@@ -348,7 +348,7 @@ class EscrowService:
         fee = platform_fee(captured, self.settings.platform_fee_bps)
         account = payment.runner_account_id
         transfer: Transfer | None = None
-        refused: PaymentProviderError | None = None
+        refused: StripeFailed | None = None
         if account and captured - fee > 0 and payment.transfer_id is None:
             try:
                 transfer = await self.gateway.create_transfer(
@@ -360,7 +360,7 @@ class EscrowService:
                     metadata={PAYMENT_ID_KEY: payment.id, "order_id": payment.order_id or ""},
                     idempotency_key=f"transfer-{payment.id}-{account}",
                 )
-            except PaymentProviderError as exc:
+            except StripeFailed as exc:
                 if exc.retryable:
                     raise
                 refused = exc
@@ -385,7 +385,7 @@ class EscrowService:
             await session.flush()
         if refused is not None:
             # The capture stands; the order is released and the runner can be paid later.
-            raise PaymentProviderError(
+            raise StripeFailed(
                 f"The payment was captured, but Stripe refused the transfer to {account}: "
                 f"{refused.message} Release the order again with a runnerAccountId that can "
                 "receive transfers to pay the runner.",
@@ -442,7 +442,7 @@ class EscrowService:
                 intent = await self.gateway.cancel_payment(
                     payment.stripe_payment_intent_id, idempotency_key=f"cancel-{payment.id}"
                 )
-            except PaymentProviderError as exc:
+            except StripeFailed as exc:
                 if not exc.retryable:
                     await self._abandon(payment_id, REVERT)
                 raise
@@ -469,18 +469,18 @@ class EscrowService:
     async def _locked_for_order(session: AsyncSession, order_id: str) -> Payment:
         payment = await payments.latest_for_order(session, order_id, lock=True)
         if payment is None:
-            raise NotFoundError(f"No escrow payment for order {order_id}.")
+            raise OrderNotFound(f"No escrow payment for order {order_id}.")
         return payment
 
     @staticmethod
     def _claim(payment: Payment, operation: str, *, allowed: frozenset[PaymentStatus]) -> None:
-        """Check that `operation` may run (or resume); raises InvalidStatusError otherwise."""
+        """Check that `operation` may run (or resume); raises WrongPaymentStatus otherwise."""
         if payment.pending_operation == operation:
             return
         if payment.pending_operation is not None:
             doing = "released" if payment.pending_operation == RELEASE else "reverted"
-            raise InvalidStatusError(f"The order's payment is being {doing}; try again later.")
+            raise WrongPaymentStatus(f"The order's payment is being {doing}; try again later.")
         if payment.status not in allowed:
-            raise InvalidStatusError(
+            raise WrongPaymentStatus(
                 f"Cannot {operation} a payment that is {payment.status.value}."
             )

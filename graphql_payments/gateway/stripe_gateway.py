@@ -17,9 +17,9 @@ import httpx
 import stripe
 
 from graphql_payments.errors import (
-    CardDeclinedError,
-    PaymentProviderError,
-    WebhookSignatureError,
+    CardDeclined,
+    StripeFailed,
+    WebhookSignatureInvalid,
 )
 from graphql_payments.gateway.http import StripeHTTPClient, stripe_client
 from graphql_payments.gateway.objects import (
@@ -44,7 +44,7 @@ def _as_dict(obj: Any) -> dict[str, Any]:
     return dict(obj)
 
 
-def provider_error(exc: stripe.StripeError) -> PaymentProviderError:
+def provider_error(exc: stripe.StripeError) -> StripeFailed:
     """The domain error for a Stripe failure, keeping Stripe's code and decline code."""
     error = getattr(exc, "error", None)
     decline_code = getattr(error, "decline_code", None) if error is not None else None
@@ -54,7 +54,7 @@ def provider_error(exc: stripe.StripeError) -> PaymentProviderError:
     intent_id = getattr(intent, "id", None) if intent is not None else None
     charge_id = getattr(error, "charge", None) if error is not None else None
     if isinstance(exc, stripe.CardError):
-        return CardDeclinedError(
+        return CardDeclined(
             message,
             stripe_code=exc.code,
             decline_code=decline_code,
@@ -67,7 +67,7 @@ def provider_error(exc: stripe.StripeError) -> PaymentProviderError:
         message = "The payment provider is not configured correctly."
     elif retryable:
         message = "The payment provider is unavailable; retry with the same idempotency key."
-    return PaymentProviderError(
+    return StripeFailed(
         message,
         stripe_code=exc.code,
         decline_code=decline_code,
@@ -132,7 +132,7 @@ class StripeGateway:
             raise provider_error(exc) from exc
         except TimeoutError:
             log.warning("Stripe did not answer within %.1f s", self._deadline)
-            raise PaymentProviderError(
+            raise StripeFailed(
                 "The payment provider did not answer in time; retry with the same idempotency key.",
                 retryable=True,
             ) from None
@@ -342,13 +342,13 @@ def verify_webhook(
 ) -> dict[str, Any]:
     """The event in a webhook body whose `Stripe-Signature` verifies with one of `secrets`."""
     if not signature:
-        raise WebhookSignatureError("Missing Stripe-Signature header.")
+        raise WebhookSignatureInvalid("Missing Stripe-Signature header.")
     if not secrets:
-        raise WebhookSignatureError("No webhook signing secret is configured.")
+        raise WebhookSignatureInvalid("No webhook signing secret is configured.")
     try:
         text = payload.decode("utf-8")
     except UnicodeDecodeError:
-        raise WebhookSignatureError("The body is not UTF-8.") from None
+        raise WebhookSignatureInvalid("The body is not UTF-8.") from None
     last: Exception | None = None
     for secret in secrets:
         try:
@@ -357,18 +357,18 @@ def verify_webhook(
         except stripe.SignatureVerificationError as exc:
             last = exc
     else:
-        raise WebhookSignatureError(f"Signature verification failed: {last}") from last
+        raise WebhookSignatureInvalid(f"Signature verification failed: {last}") from last
     try:
         event = json.loads(text)
     except ValueError:
-        raise WebhookSignatureError("The body is not JSON.") from None
+        raise WebhookSignatureInvalid("The body is not JSON.") from None
     if not isinstance(event, dict) or not isinstance(event.get("id"), str):
-        raise WebhookSignatureError("The body is not a Stripe event.")
+        raise WebhookSignatureInvalid("The body is not a Stripe event.")
     data = event.get("data")
     if not isinstance(event.get("type"), str) or not isinstance(data, dict):
-        raise WebhookSignatureError("The body is not a Stripe event.")
+        raise WebhookSignatureInvalid("The body is not a Stripe event.")
     if not isinstance(data.get("object"), dict):
-        raise WebhookSignatureError("The body is not a Stripe event.")
+        raise WebhookSignatureInvalid("The body is not a Stripe event.")
     return event
 
 

@@ -9,7 +9,7 @@ from starlette.responses import Response
 from strawberry.types import Info as StrawberryInfo
 
 from graphql_payments.auth import Principal, authenticate
-from graphql_payments.errors import AuthError
+from graphql_payments.errors import AccessDenied
 from graphql_payments.graphql.loaders import Loaders
 from graphql_payments.services import Services
 
@@ -22,17 +22,17 @@ class Context:
         self.loaders = Loaders(services.db)
 
     @cached_property
-    def _caller(self) -> Principal | AuthError | None:
+    def _caller(self) -> Principal | AccessDenied | None:
         try:
             return authenticate(self.request.headers, self.services.settings)
-        except AuthError as exc:
+        except AccessDenied as exc:
             return exc
 
     @property
     def caller(self) -> Principal | None:
-        """The authenticated caller, None when anonymous; raises AuthError on bad credentials."""
+        """The authenticated caller, None when anonymous; raises AccessDenied on bad credentials."""
         caller = self._caller
-        if isinstance(caller, AuthError):
+        if isinstance(caller, AccessDenied):
             raise caller
         return caller
 

@@ -1,20 +1,26 @@
-"""Expected failures as data.
+"""Expected failures as data: the one place domain exceptions become GraphQL errors.
 
 Every mutation returns a union of its success type and the error types below, all implementing
-`UserError { code message }`. `user_error` turns a domain exception into the member of that
-union; an exception the union does not list is a bug and surfaces (masked) as a GraphQL error.
-Top-level errors are otherwise only for authentication and permission (`client_error`).
+`UserError { code message }`. `ERROR_TYPES` registers, for each domain exception class, the
+GraphQL type it becomes; a subclass maps like its nearest registered ancestor. Mutations are
+declared with `mutation(...)` below, which adds the `UserErrors` field extension: a domain
+exception raised by the resolver is returned as its union member, so resolvers hold no
+try/except. An exception the union does not list is a bug and surfaces (masked) as a GraphQL
+error. Top-level errors are otherwise only for authentication and permission (`client_error`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.extensions import FieldExtension
+from strawberry.types import Info
 
 from graphql_payments import errors
-from graphql_payments.errors import AuthError, ErrorCode
+from graphql_payments.errors import AccessDenied, ErrorCode
 
 strawberry.enum(ErrorCode, description="What went wrong, for programs.")
 
@@ -24,10 +30,19 @@ class UserError:
     code: ErrorCode
     message: str
 
+    @classmethod
+    def of(cls, exc: errors.PaymentsError) -> UserError:
+        return cls(code=exc.code, message=exc.message)
+
 
 @strawberry.type(description="The input is invalid; nothing was changed.")
 class ValidationError(UserError):
     field: str | None = strawberry.field(description="The input field at fault, if one is.")
+
+    @classmethod
+    def of(cls, exc: errors.PaymentsError) -> UserError:
+        field = exc.field if isinstance(exc, errors.InvalidInput) else None
+        return cls(code=exc.code, message=exc.message, field=field)
 
 
 @strawberry.type(description="What the input refers to does not exist, or is not yours.")
@@ -71,34 +86,54 @@ class PaymentProviderError(UserError):
     stripe_code: str | None = strawberry.field(description="Stripe's error code, if any.")
     retryable: bool = strawberry.field(description="Whether the same request may succeed later.")
 
-
-_TYPES: list[tuple[type[errors.PaymentsError], type[Any]]] = [
-    (errors.ValidationError, ValidationError),
-    (errors.NotFoundError, NotFoundError),
-    (errors.IdempotencyError, IdempotencyError),
-    (errors.InvalidStatusError, InvalidStatusError),
-    (errors.AlreadyRefundedError, AlreadyRefundedError),
-    (errors.InsufficientCreditsError, InsufficientCreditsError),
-    (errors.PaymentProviderError, PaymentProviderError),
-]
-
-
-def user_error(exc: errors.PaymentsError) -> Any:
-    """The GraphQL error object for a domain exception (raises it again when unmapped)."""
-    fields: dict[str, Any] = {"code": exc.code, "message": exc.message}
-    if isinstance(exc, errors.ValidationError):
-        return ValidationError(**fields, field=exc.field)
-    if isinstance(exc, errors.PaymentProviderError):
-        return PaymentProviderError(
-            **fields,
-            decline_code=exc.decline_code,
-            stripe_code=exc.stripe_code,
-            retryable=exc.retryable,
+    @classmethod
+    def of(cls, exc: errors.PaymentsError) -> UserError:
+        failed = exc if isinstance(exc, errors.StripeFailed) else None
+        return cls(
+            code=exc.code,
+            message=exc.message,
+            decline_code=failed.decline_code if failed else None,
+            stripe_code=failed.stripe_code if failed else None,
+            retryable=failed is not None and failed.retryable,
         )
-    for exc_type, gql_type in _TYPES:
-        if isinstance(exc, exc_type):
-            return gql_type(**fields)
+
+
+# Domain exception class -> GraphQL error type; a subclass maps like its nearest ancestor here.
+ERROR_TYPES: dict[type[errors.PaymentsError], type[UserError]] = {
+    errors.InvalidInput: ValidationError,
+    errors.NotFound: NotFoundError,
+    errors.IdempotencyKeyReused: IdempotencyError,
+    errors.WrongPaymentStatus: InvalidStatusError,
+    errors.NothingLeftToRefund: AlreadyRefundedError,
+    errors.InsufficientCredits: InsufficientCreditsError,
+    errors.StripeFailed: PaymentProviderError,
+}
+
+
+def user_error(exc: errors.PaymentsError) -> UserError:
+    """The GraphQL error object for a domain exception (raises it again when unmapped)."""
+    for klass in type(exc).__mro__:
+        if issubclass(klass, errors.PaymentsError) and klass in ERROR_TYPES:
+            return ERROR_TYPES[klass].of(exc)
     raise exc
+
+
+class UserErrors(FieldExtension):
+    """Return a domain exception raised by the resolver as its result-union member."""
+
+    async def resolve_async(
+        self, next_: Callable[..., Awaitable[Any]], source: Any, info: Info, **kwargs: Any
+    ) -> Any:
+        try:
+            return await next_(source, info, **kwargs)
+        except errors.PaymentsError as exc:
+            return user_error(exc)
+
+
+def mutation(*, description: str) -> Any:
+    """`strawberry.mutation` for a mutation returning a result union: expected failures
+    (domain exceptions) come back as the union's error members."""
+    return strawberry.mutation(description=description, extensions=[UserErrors()])
 
 
 def client_error(message: str, code: str) -> GraphQLError:
@@ -106,7 +141,7 @@ def client_error(message: str, code: str) -> GraphQLError:
     return GraphQLError(message, extensions={"code": code})
 
 
-def auth_error(exc: AuthError) -> GraphQLError:
+def auth_error(exc: AccessDenied) -> GraphQLError:
     return client_error(str(exc), exc.code)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from graphql_payments.auth import Principal
-from graphql_payments.errors import AuthError, ForbiddenError, UnauthenticatedError
+from graphql_payments.errors import AccessDenied, NotAuthenticated, NotPermitted
 from graphql_payments.graphql.context import Info
 from graphql_payments.graphql.errors import auth_error
 
@@ -13,8 +13,8 @@ def viewer(info: Info) -> Principal:
     try:
         caller = info.context.caller
         if caller is None:
-            raise UnauthenticatedError("Sign in: this field needs a bearer token or trusted call.")
-    except AuthError as exc:
+            raise NotAuthenticated("Sign in: this field needs a bearer token or trusted call.")
+    except AccessDenied as exc:
         raise auth_error(exc) from None
     return caller
 
@@ -22,7 +22,7 @@ def viewer(info: Info) -> Principal:
 def admin(info: Info) -> Principal:
     caller = viewer(info)
     if not caller.is_admin:
-        raise auth_error(ForbiddenError("Only an admin may do this."))
+        raise auth_error(NotPermitted("Only an admin may do this."))
     return caller
 
 
@@ -30,5 +30,5 @@ def acting_for(info: Info, user_id: str | None) -> str:
     """The user an operation applies to: the caller, or anyone when an admin asks."""
     try:
         return viewer(info).acting_for(user_id)
-    except AuthError as exc:
+    except AccessDenied as exc:
         raise auth_error(exc) from None

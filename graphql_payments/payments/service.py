@@ -19,7 +19,7 @@ from graphql_payments.auth import Principal
 from graphql_payments.credits import repository as ledger
 from graphql_payments.credits.models import EntryReason
 from graphql_payments.db import Database, utcnow
-from graphql_payments.errors import PaymentProviderError
+from graphql_payments.errors import StripeFailed
 from graphql_payments.gateway import (
     Charge,
     CheckoutSession,
@@ -233,7 +233,7 @@ class PaymentService:
                     payment.stripe_payment_intent_id
                 )
                 return await self.apply_payment_intent(intent) or payment
-        except PaymentProviderError as exc:
+        except StripeFailed as exc:
             log.warning("payment %s: could not refresh from Stripe: %s", payment.id, exc)
         return payment
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import strawberry
 
-from graphql_payments.errors import PaymentsError
 from graphql_payments.graphql import permissions
 from graphql_payments.graphql.context import Info
-from graphql_payments.graphql.errors import user_error
+from graphql_payments.graphql.errors import mutation
 from graphql_payments.payments.types import Payment
 from graphql_payments.refunds.service import RefundRequest
 from graphql_payments.refunds.types import RefundInput, RefundResult, RefundSuccess, RefundType
@@ -15,7 +14,7 @@ from graphql_payments.refunds.types import RefundInput, RefundResult, RefundSucc
 
 @strawberry.type
 class RefundMutations:
-    @strawberry.mutation(
+    @mutation(
         description=(
             "Admins and services: refund a captured payment in full or in part. Credit "
             "purchases take back credits in proportion (rounded down); escrow payments also "
@@ -32,8 +31,5 @@ class RefundMutations:
             reason=input.reason,
             force=input.force,
         )
-        try:
-            done = await info.context.services.refunds.refund(request)
-        except PaymentsError as exc:
-            return user_error(exc)  # type: ignore[no-any-return]
+        done = await info.context.services.refunds.refund(request)
         return RefundSuccess(payment=Payment.of(done.payment), refund=RefundType.of(done.refund))

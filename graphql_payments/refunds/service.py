@@ -30,12 +30,13 @@ from graphql_payments.credits import repository as ledger
 from graphql_payments.credits.models import EntryReason
 from graphql_payments.db import Database
 from graphql_payments.errors import (
-    AlreadyRefundedError,
-    InsufficientCreditsError,
-    InvalidStatusError,
-    NotFoundError,
-    PaymentProviderError,
-    ValidationError,
+    InsufficientCredits,
+    InvalidInput,
+    NothingLeftToRefund,
+    PaymentNotFound,
+    RefundExceedsCaptured,
+    StripeFailed,
+    WrongPaymentStatus,
 )
 from graphql_payments.gateway import (
     PAYMENT_ID_KEY,
@@ -118,11 +119,9 @@ class RefundService:
         key = idempotency.check_key(request.idempotency_key)
         reason = (request.reason or "").strip() or None
         if reason is not None and len(reason) > MAX_REASON_LENGTH:
-            raise ValidationError("reason is too long.", field="reason")
+            raise InvalidInput("reason is too long.", field="reason")
         if request.amount is not None and request.amount <= 0:
-            raise ValidationError(
-                "amount must be a positive number of minor units.", field="amount"
-            )
+            raise InvalidInput("amount must be a positive number of minor units.", field="amount")
         digest = idempotency.request_hash(
             {"amount": request.amount, "reason": reason, "force": request.force}
         )
@@ -146,33 +145,31 @@ class RefundService:
         """Check the refund against the payment and write it down, before Stripe hears of it."""
         payment = await payments.get(session, request.payment_id, lock=True)
         if payment is None:
-            raise NotFoundError(f"No payment {request.payment_id}.")
+            raise PaymentNotFound(f"No payment {request.payment_id}.")
         if payment.status is PaymentStatus.REFUNDED:
-            raise AlreadyRefundedError("This payment is refunded in full already.")
+            raise NothingLeftToRefund("This payment is refunded in full already.")
         if payment.status not in REFUNDABLE or payment.pending_operation is not None:
             hint = ""
             if payment.status in (PaymentStatus.AUTHORIZED, PaymentStatus.REQUIRES_ACTION):
                 hint = " An uncaptured hold is reverted, not refunded."
-            raise InvalidStatusError(
+            raise WrongPaymentStatus(
                 f"Only captured money can be refunded; this payment is "
                 f"{payment.status.value}.{hint}"
             )
         reserved = await repository.total(session, payment.id, repository.RESERVED)
         left = basis(payment) - reserved - payment.dispute_lost_amount
         if left <= 0:
-            raise AlreadyRefundedError("Nothing is left to refund on this payment.")
+            raise NothingLeftToRefund("Nothing is left to refund on this payment.")
         amount = request.amount if request.amount is not None else left
         if amount > left:
-            raise ValidationError(
-                f"amount is more than the {left} left to refund on this payment.", field="amount"
-            )
+            raise RefundExceedsCaptured(left)
         if payment.credits and not request.force:
             take = credits_share(payment, reserved + amount) - await ledger.taken_back(
                 session, payment.id
             )
             held = await ledger.balance(session, payment.user_id)
             if take > held:
-                raise InsufficientCreditsError(
+                raise InsufficientCredits(
                     f"The refund takes back {take} credits but the customer holds {held}; "
                     "pass force: true to refund anyway and leave a negative balance."
                 )
@@ -197,7 +194,7 @@ class RefundService:
             assert payment is not None
         if refund.status is models.RefundStatus.PENDING and refund.stripe_refund_id is None:
             if payment.stripe_payment_intent_id is None:
-                raise InvalidStatusError("The payment has no Stripe payment to refund.")
+                raise WrongPaymentStatus("The payment has no Stripe payment to refund.")
             reason = refund.reason if refund.reason in STRIPE_REASONS else "requested_by_customer"
             try:
                 stripe_refund = await self.gateway.create_refund(
@@ -207,7 +204,7 @@ class RefundService:
                     metadata={PAYMENT_ID_KEY: payment.id, REFUND_ID_KEY: refund.id},
                     idempotency_key=f"refund-{refund.id}",
                 )
-            except PaymentProviderError as exc:
+            except StripeFailed as exc:
                 if not exc.retryable:
                     await self._refused(refund.id, exc)
                 raise
@@ -220,7 +217,7 @@ class RefundService:
         assert payment is not None
         return RefundOutcome(payment, refund)
 
-    async def _refused(self, refund_id: str, exc: PaymentProviderError) -> None:
+    async def _refused(self, refund_id: str, exc: StripeFailed) -> None:
         async with self.db.transaction() as session:
             refund = await repository.get(session, refund_id)
             assert refund is not None
@@ -361,7 +358,7 @@ class RefundService:
                 metadata={PAYMENT_ID_KEY: payment.id, REFUND_ID_KEY: refund.id},
                 idempotency_key=f"reversal-{refund.id}",
             )
-        except PaymentProviderError as exc:
+        except StripeFailed as exc:
             if exc.retryable:
                 raise
             # The customer's refund stands; the runner keeps this share. Kept for an operator

@@ -8,7 +8,7 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from graphql_payments.errors import WebhookSignatureError
+from graphql_payments.errors import WebhookSignatureInvalid
 from graphql_payments.webhooks.service import WebhookInbox
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ async def stripe_webhook(request: Request) -> JSONResponse:
         return JSONResponse({"error": "body too large"}, status_code=413)
     try:
         event_id, stored = await inbox.receive(body, request.headers.get("stripe-signature"))
-    except WebhookSignatureError as exc:
+    except WebhookSignatureInvalid as exc:
         log.warning("rejected webhook: %s", exc)
         return JSONResponse({"error": str(exc)}, status_code=400)
     task = BackgroundTask(inbox.process, event_id) if stored else None
