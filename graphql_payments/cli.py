@@ -95,15 +95,15 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 
 def cmd_ledger_verify(args: argparse.Namespace) -> int:
-    from graphql_payments.credits.service import verify_ledger
     from graphql_payments.db import Database
+    from graphql_payments.ledger import invariants
 
     settings = _settings(args)
 
     async def verify() -> list[str]:
         db = Database(settings.database_url)
         try:
-            return await verify_ledger(db)
+            return await invariants.verify(db)
         finally:
             await db.dispose()
 

@@ -1,9 +1,9 @@
 """Every table, imported in one place so metadata and migrations see them all."""
 
-from graphql_payments.credits.models import CreditEntry
 from graphql_payments.customers.models import Customer
 from graphql_payments.db import Base
 from graphql_payments.idempotency import IdempotencyKey
+from graphql_payments.ledger.models import CreditEntry
 from graphql_payments.payments.models import Payment, PaymentFailure
 from graphql_payments.refunds.models import Dispute, Refund
 from graphql_payments.webhooks.models import WebhookEvent

@@ -5,23 +5,20 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from math import gcd
-from urllib.parse import urlsplit
 
-from graphql_payments import idempotency
+from graphql_payments import idempotency, validation
 from graphql_payments.config import CreditPackage, Settings
-from graphql_payments.credits import repository as ledger
 from graphql_payments.customers.service import ensure_customer
 from graphql_payments.db import Database
 from graphql_payments.errors import InvalidInput, PackageNotFound
 from graphql_payments.gateway import PAYMENT_ID_KEY, PaymentGateway
+from graphql_payments.ledger import invariants
+from graphql_payments.ledger import repository as ledger
 from graphql_payments.money import exponent, format_amount
 from graphql_payments.payments import repository as payments
 from graphql_payments.payments.models import Payment, PaymentKind, PaymentStatus, new_payment_id
 
 log = logging.getLogger(__name__)
-
-MAX_URL_LENGTH = 2048
-STRIPE_MAX_AMOUNT = 99_999_999
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,22 +45,6 @@ class CheckoutOutcome:
     payment: Payment
     checkout_url: str
     session_id: str
-
-
-def check_redirect_url(url: str, *, field: str, allowed_hosts: list[str]) -> str:
-    parts = urlsplit(url.strip())
-    if (
-        len(url) > MAX_URL_LENGTH
-        or parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or any(c.isspace() for c in url.strip())
-    ):
-        raise InvalidInput(f"{field} must be an absolute http(s) URL.", field=field)
-    if allowed_hosts and parts.hostname.lower() not in allowed_hosts:
-        raise InvalidInput(
-            f"{field} must point at one of: {', '.join(allowed_hosts)}.", field=field
-        )
-    return url.strip()
 
 
 class CreditService:
@@ -106,7 +87,7 @@ class CreditService:
             raise InvalidInput(f"credits must be a multiple of {step}.", field="credits")
         amount = credits * 10 ** exponent(currency) // self.settings.credits_per_unit
         low, high = self.settings.min_payment_amount, self.settings.max_payment_amount
-        if not low <= amount <= min(high, STRIPE_MAX_AMOUNT):
+        if not low <= amount <= min(high, validation.STRIPE_MAX_AMOUNT):
             raise InvalidInput(
                 f"{credits} credits cost {format_amount(amount, currency)}; a payment must be "
                 f"between {format_amount(low, currency)} and {format_amount(high, currency)}.",
@@ -131,10 +112,12 @@ class CreditService:
         key = idempotency.check_key(request.idempotency_key)
         quote = self.quote(package_id=request.package_id, credits=request.credits)
         hosts = self.settings.checkout_allowed_hosts
-        success_url = check_redirect_url(
+        success_url = validation.redirect_url(
             request.success_url, field="successUrl", allowed_hosts=hosts
         )
-        cancel_url = check_redirect_url(request.cancel_url, field="cancelUrl", allowed_hosts=hosts)
+        cancel_url = validation.redirect_url(
+            request.cancel_url, field="cancelUrl", allowed_hosts=hosts
+        )
         digest = idempotency.request_hash(
             {
                 "package_id": quote.package_id,
@@ -206,24 +189,4 @@ class CreditService:
             return await ledger.balance(session, user_id)
 
     async def verify_ledger(self) -> list[str]:
-        return await verify_ledger(self.db)
-
-
-async def verify_ledger(db: Database) -> list[str]:
-    """Every broken ledger invariant, as a sentence; empty when the ledger is sound."""
-    problems: list[str] = []
-    async with db.reading() as session:
-        for payment_id, count in await ledger.purchases_not_credited_once(session):
-            problems.append(
-                f"payment {payment_id} was paid but credited {count} time(s) "
-                "(or with the wrong number of credits)"
-            )
-        for payment_id in await ledger.credited_unpaid(session):
-            problems.append(f"payment {payment_id} was credited but never paid")
-        for payment_id, expected, taken in await ledger.refunds_out_of_line(session):
-            problems.append(
-                f"payment {payment_id}: refunds took back {taken} credits, expected {expected}"
-            )
-        problems.extend(await ledger.refund_totals_out_of_line(session))
-        problems.extend(await ledger.disputes_out_of_line(session))
-    return problems
+        return await invariants.verify(self.db)

@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from graphql_payments import idempotency
+from graphql_payments import idempotency, validation
 from graphql_payments.config import Settings
-from graphql_payments.credits.service import STRIPE_MAX_AMOUNT, check_redirect_url
 from graphql_payments.customers.service import ensure_customer
 from graphql_payments.db import Database
 from graphql_payments.errors import (
@@ -59,7 +58,6 @@ CAPTURED = frozenset(
 )
 RELEASE = "release"
 REVERT = "revert"
-MAX_ID_LENGTH = 255
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,28 +83,6 @@ def platform_fee(amount: int, basis_points: int) -> int:
     return -(-amount * basis_points // 10_000)
 
 
-def _optional(value: str | None, field: str) -> str | None:
-    stripped = (value or "").strip()
-    if len(stripped) > MAX_ID_LENGTH:
-        raise InvalidInput(f"{field} is longer than {MAX_ID_LENGTH}.", field=field)
-    return stripped or None
-
-
-def _required(value: str | None, field: str) -> str:
-    stripped = _optional(value, field)
-    if stripped is None:
-        raise InvalidInput(f"{field} is required.", field=field)
-    return stripped
-
-
-def _amount(value: int, field: str = "amount") -> int:
-    if value <= 0:
-        raise InvalidInput(f"{field} must be a positive number of minor units.", field=field)
-    if value > STRIPE_MAX_AMOUNT:
-        raise InvalidInput(f"{field} is above the largest amount Stripe accepts.", field=field)
-    return value
-
-
 class EscrowService:
     def __init__(
         self,
@@ -124,14 +100,16 @@ class EscrowService:
 
     async def authorize(self, user_id: str, request: AuthorizeRequest) -> Authorization:
         key = idempotency.check_key(request.idempotency_key)
-        order_id = _required(request.order_id, "orderId")
-        payment_method = _required(request.payment_method_id, "paymentMethodId")
-        amount = _amount(request.amount)
+        order_id = validation.required_text(request.order_id, "orderId")
+        payment_method = validation.required_text(request.payment_method_id, "paymentMethodId")
+        amount = validation.amount(request.amount)
         currency = normalize_currency(request.currency)
-        description = _optional(request.description, "description")
+        description = validation.optional_text(request.description, "description")
         return_url = None
         if request.return_url:
-            return_url = check_redirect_url(request.return_url, field="returnUrl", allowed_hosts=[])
+            return_url = validation.redirect_url(
+                request.return_url, field="returnUrl", allowed_hosts=[]
+            )
         digest = idempotency.request_hash(
             {
                 "order_id": order_id,
@@ -255,15 +233,15 @@ class EscrowService:
         amount: int | None,
     ) -> Payment:
         """Capture the hold (or `amount` of it) and pay the runner; idempotent."""
-        order = _required(order_id, "orderId")
-        runner = _optional(runner_id, "runnerId")
-        account = _optional(runner_account_id, "runnerAccountId")
+        order = validation.required_text(order_id, "orderId")
+        runner = validation.optional_text(runner_id, "runnerId")
+        account = validation.optional_text(runner_account_id, "runnerAccountId")
         if account is not None and not account.startswith("acct_"):
             raise InvalidInput(
                 "runnerAccountId must be a Stripe account id (acct_...).", field="runnerAccountId"
             )
         if amount is not None:
-            _amount(amount)
+            validation.amount(amount)
         if account is not None and await self._may_transfer(order):
             await self._check_runner_account(account)
         async with self.db.transaction() as session:
@@ -401,8 +379,8 @@ class EscrowService:
 
     async def revert(self, *, order_id: str, reason: str | None) -> Payment:
         """Cancel the hold, or refund the customer and take the runner's transfer back."""
-        order = _required(order_id, "orderId")
-        why = _optional(reason, "reason")
+        order = validation.required_text(order_id, "orderId")
+        why = validation.optional_text(reason, "reason")
         async with self.db.transaction() as session:
             payment = await self._locked_for_order(session, order)
             if payment.status is PaymentStatus.REVERTED and payment.pending_operation is None:

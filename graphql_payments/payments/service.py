@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphql_payments.auth import Principal
-from graphql_payments.credits import repository as ledger
-from graphql_payments.credits.models import EntryReason
 from graphql_payments.db import Database, utcnow
 from graphql_payments.errors import StripeFailed
 from graphql_payments.gateway import (
@@ -27,6 +25,8 @@ from graphql_payments.gateway import (
     PaymentIntent,
     Transfer,
 )
+from graphql_payments.ledger import repository as ledger
+from graphql_payments.ledger.models import EntryReason
 from graphql_payments.payments import repository
 from graphql_payments.payments.models import (
     FailureSource,

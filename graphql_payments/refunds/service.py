@@ -26,8 +26,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphql_payments import idempotency
-from graphql_payments.credits import repository as ledger
-from graphql_payments.credits.models import EntryReason
 from graphql_payments.db import Database
 from graphql_payments.errors import (
     InsufficientCredits,
@@ -45,6 +43,8 @@ from graphql_payments.gateway import (
     PaymentGateway,
     Refund,
 )
+from graphql_payments.ledger import repository as ledger
+from graphql_payments.ledger.models import EntryReason
 from graphql_payments.payments import repository as payments
 from graphql_payments.payments.models import FailureSource, Payment, PaymentKind, PaymentStatus
 from graphql_payments.payments.service import PaymentService, find_locked, move

@@ -7,9 +7,9 @@ import asyncio
 import pytest
 
 from graphql_payments.cli import main
-from graphql_payments.credits import repository as ledger
-from graphql_payments.credits.models import EntryReason
 from graphql_payments.db import Database
+from graphql_payments.ledger import repository as ledger
+from graphql_payments.ledger.models import EntryReason
 from graphql_payments.payments import repository
 from graphql_payments.payments.models import Payment, PaymentKind, PaymentStatus
 from graphql_payments.services import Services

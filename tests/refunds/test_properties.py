@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from graphql_payments.credits import repository as ledger
+from graphql_payments.ledger import repository as ledger
 from graphql_payments.payments.models import Payment
 from graphql_payments.payments.states import settled_status
 from graphql_payments.refunds import repository as refunds

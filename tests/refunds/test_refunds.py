@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from graphql_payments.credits import repository as ledger
-from graphql_payments.credits.models import EntryReason
+from graphql_payments.ledger import repository as ledger
+from graphql_payments.ledger.models import EntryReason
 from graphql_payments.sandbox import Sandbox
 from graphql_payments.services import Services
 from tests.helpers import GraphQLClient, as_user, balance, error_codes, sandbox_client
