@@ -118,17 +118,22 @@ class CreditService:
         cancel_url = validation.redirect_url(
             request.cancel_url, field="cancelUrl", allowed_hosts=hosts
         )
-        digest = idempotency.request_hash(
-            {
-                "package_id": quote.package_id,
-                "credits": quote.credits,
-                "amount": quote.amount,
-                "currency": quote.currency,
-                "success_url": success_url,
-                "cancel_url": cancel_url,
-            }
+        keyed = idempotency.Request(
+            "checkout",
+            user_id,
+            key,
+            idempotency.request_hash(
+                {
+                    "package_id": quote.package_id,
+                    "credits": quote.credits,
+                    "amount": quote.amount,
+                    "currency": quote.currency,
+                    "success_url": success_url,
+                    "cancel_url": cancel_url,
+                }
+            ),
         )
-        payment = await self._payment_for_key(user_id, key, digest, quote)
+        payment = await self._payment_for_key(keyed, user_id, quote)
         if payment.stripe_checkout_session_id and payment.checkout_url:
             return CheckoutOutcome(
                 payment, payment.checkout_url, payment.stripe_checkout_session_id
@@ -148,8 +153,7 @@ class CreditService:
             idempotency_key=f"checkout-{payment.id}",
         )
         async with self.db.transaction() as session:
-            stored = await payments.get(session, payment.id, lock=True)
-            assert stored is not None
+            stored = await payments.lock(session, payment.id)
             if stored.stripe_checkout_session_id is None:
                 stored.stripe_checkout_session_id = checkout.id
             stored.checkout_url = stored.checkout_url or checkout.url
@@ -157,32 +161,27 @@ class CreditService:
             await session.flush()
         return CheckoutOutcome(stored, stored.checkout_url or "", stored.stripe_checkout_session_id)
 
-    async def _payment_for_key(self, user_id: str, key: str, digest: str, quote: Quote) -> Payment:
+    async def _payment_for_key(
+        self, keyed: idempotency.Request, user_id: str, quote: Quote
+    ) -> Payment:
         async with self.db.transaction() as session:
-            scope = {"scope": "checkout", "user_id": user_id, "key": key, "digest": digest}
-            existing = await idempotency.find(session, **scope)
-            if existing is None:
-                payment_id = new_payment_id()
-                if await idempotency.claim(session, **scope, resource_id=payment_id):
-                    return await payments.add(
-                        session,
-                        Payment(
-                            id=payment_id,
-                            user_id=user_id,
-                            kind=PaymentKind.CREDIT_PURCHASE,
-                            status=PaymentStatus.PENDING,
-                            amount=quote.amount,
-                            currency=quote.currency,
-                            credits=quote.credits,
-                            package_id=quote.package_id,
-                            description=quote.description,
-                        ),
-                    )
-                existing = await idempotency.find(session, **scope)
-            assert existing is not None
-            payment = await payments.get(session, existing)
-            assert payment is not None
-            return payment
+            claim = await idempotency.get_or_claim(session, keyed, new_id=new_payment_id())
+            if not claim.created:
+                return await payments.lock(session, claim.resource_id)
+            return await payments.add(
+                session,
+                Payment(
+                    id=claim.resource_id,
+                    user_id=user_id,
+                    kind=PaymentKind.CREDIT_PURCHASE,
+                    status=PaymentStatus.PENDING,
+                    amount=quote.amount,
+                    currency=quote.currency,
+                    credits=quote.credits,
+                    package_id=quote.package_id,
+                    description=quote.description,
+                ),
+            )
 
     async def balance(self, user_id: str) -> int:
         async with self.db.reading() as session:

@@ -110,20 +110,24 @@ class EscrowService:
             return_url = validation.redirect_url(
                 request.return_url, field="returnUrl", allowed_hosts=[]
             )
-        digest = idempotency.request_hash(
-            {
-                "order_id": order_id,
-                "amount": amount,
-                "currency": currency,
-                "payment_method": payment_method,
-                "description": description,
-                "return_url": return_url,
-            }
-        )
-        payment = await self._payment_for_key(
+        keyed = idempotency.Request(
+            "authorize",
             user_id,
             key,
-            digest,
+            idempotency.request_hash(
+                {
+                    "order_id": order_id,
+                    "amount": amount,
+                    "currency": currency,
+                    "payment_method": payment_method,
+                    "description": description,
+                    "return_url": return_url,
+                }
+            ),
+        )
+        payment = await self._payment_for_key(
+            keyed,
+            user_id,
             order_id=order_id,
             amount=amount,
             currency=currency,
@@ -160,9 +164,8 @@ class EscrowService:
 
     async def _payment_for_key(
         self,
+        keyed: idempotency.Request,
         user_id: str,
-        key: str,
-        digest: str,
         *,
         order_id: str,
         amount: int,
@@ -170,31 +173,25 @@ class EscrowService:
         description: str | None,
     ) -> Payment:
         async with self.db.transaction() as session:
-            scope = {"scope": "authorize", "user_id": user_id, "key": key, "digest": digest}
-            existing = await idempotency.find(session, **scope)
-            if existing is None:
-                live = await payments.latest_for_order(session, order_id)
-                if live is not None and live.status.value not in REUSABLE_ORDER_STATUSES:
-                    raise WrongPaymentStatus(
-                        f"Order {order_id} already has a {live.status.value} escrow payment."
-                    )
-                payment = Payment(
-                    id=new_payment_id(),
-                    user_id=user_id,
-                    kind=PaymentKind.ESCROW,
-                    status=PaymentStatus.PENDING,
-                    amount=amount,
-                    currency=currency,
-                    order_id=order_id,
-                    description=description,
+            claim = await idempotency.get_or_claim(session, keyed, new_id=new_payment_id())
+            if not claim.created:
+                return await payments.lock(session, claim.resource_id)
+            live = await payments.latest_for_order(session, order_id)
+            if live is not None and live.status.value not in REUSABLE_ORDER_STATUSES:
+                raise WrongPaymentStatus(
+                    f"Order {order_id} already has a {live.status.value} escrow payment."
                 )
-                if await idempotency.claim(session, **scope, resource_id=payment.id):
-                    return await self._insert_live(session, payment)
-                existing = await idempotency.find(session, **scope)
-            assert existing is not None
-            found = await payments.get(session, existing)
-            assert found is not None
-            return found
+            payment = Payment(
+                id=claim.resource_id,
+                user_id=user_id,
+                kind=PaymentKind.ESCROW,
+                status=PaymentStatus.PENDING,
+                amount=amount,
+                currency=currency,
+                order_id=order_id,
+                description=description,
+            )
+            return await self._insert_live(session, payment)
 
     @staticmethod
     async def _insert_live(session: AsyncSession, payment: Payment) -> Payment:
@@ -208,8 +205,7 @@ class EscrowService:
 
     async def _declined(self, payment_id: str, exc: CardDeclined, customer_id: str) -> None:
         async with self.db.transaction() as session:
-            payment = await payments.get(session, payment_id, lock=True)
-            assert payment is not None
+            payment = await payments.lock(session, payment_id)
             payment.stripe_customer_id = payment.stripe_customer_id or customer_id
             if exc.payment_intent_id and payment.stripe_payment_intent_id is None:
                 payment.stripe_payment_intent_id = exc.payment_intent_id
@@ -343,8 +339,7 @@ class EscrowService:
                     raise
                 refused = exc
         async with self.db.transaction() as session:
-            stored = await payments.get(session, payment_id, lock=True)
-            assert stored is not None
+            stored = await payments.lock(session, payment_id)
             stored.platform_fee = fee
             if transfer is not None:
                 stored.transfer_id = stored.transfer_id or transfer.id
@@ -429,8 +424,7 @@ class EscrowService:
 
     async def _finish(self, payment_id: str, *, cause: str) -> Payment:
         async with self.db.transaction() as session:
-            payment = await payments.get(session, payment_id, lock=True)
-            assert payment is not None
+            payment = await payments.lock(session, payment_id)
             payment.pending_operation = None
             move(payment, PaymentStatus.REVERTED, cause=cause)
             await session.flush()

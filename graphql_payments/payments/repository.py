@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphql_payments.db import insert_for, utcnow
+from graphql_payments.errors import PaymentNotFound
 from graphql_payments.payments.models import (
     FailureSource,
     Payment,
@@ -32,6 +33,14 @@ async def _one(
 
 async def get(session: AsyncSession, payment_id: str, *, lock: bool = False) -> Payment | None:
     return await _one(session, Payment.id == payment_id, lock=lock)
+
+
+async def lock(session: AsyncSession, payment_id: str) -> Payment:
+    """The payment, row-locked until the transaction ends; PaymentNotFound if there is none."""
+    payment = await get(session, payment_id, lock=True)
+    if payment is None:
+        raise PaymentNotFound(f"No payment {payment_id}.")
+    return payment
 
 
 async def get_by_checkout_session(

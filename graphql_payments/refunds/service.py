@@ -31,7 +31,6 @@ from graphql_payments.errors import (
     InsufficientCredits,
     InvalidInput,
     NothingLeftToRefund,
-    PaymentNotFound,
     RefundExceedsCaptured,
     StripeFailed,
     WrongPaymentStatus,
@@ -125,27 +124,18 @@ class RefundService:
         digest = idempotency.request_hash(
             {"amount": request.amount, "reason": reason, "force": request.force}
         )
-        scope = {"scope": "refund", "user_id": request.payment_id, "key": key, "digest": digest}
+        keyed = idempotency.Request("refund", request.payment_id, key, digest)
         async with self.db.transaction() as session:
-            refund_id = await idempotency.find(session, **scope)
-            if refund_id is None:
-                # Claim the key first: a concurrent request with the same key waits here for
-                # ours to commit and then finds our refund instead of recording its own.
-                new_id = models.new_refund_id()
-                if await idempotency.claim(session, **scope, resource_id=new_id):
-                    refund_id = (await self._record(session, request, reason, new_id)).id
-                else:
-                    refund_id = await idempotency.find(session, **scope)
-        assert refund_id is not None
-        return await self.execute(refund_id)
+            claim = await idempotency.get_or_claim(session, keyed, new_id=models.new_refund_id())
+            if claim.created:
+                await self._record(session, request, reason, claim.resource_id)
+        return await self.execute(claim.resource_id)
 
     async def _record(
         self, session: AsyncSession, request: RefundRequest, reason: str | None, refund_id: str
     ) -> models.Refund:
         """Check the refund against the payment and write it down, before Stripe hears of it."""
-        payment = await payments.get(session, request.payment_id, lock=True)
-        if payment is None:
-            raise PaymentNotFound(f"No payment {request.payment_id}.")
+        payment = await payments.lock(session, request.payment_id)
         if payment.status is PaymentStatus.REFUNDED:
             raise NothingLeftToRefund("This payment is refunded in full already.")
         if payment.status not in REFUNDABLE or payment.pending_operation is not None:
@@ -222,8 +212,7 @@ class RefundService:
             refund = await repository.get(session, refund_id)
             assert refund is not None
             # The payment's lock first, as everywhere: it serializes all work on its refunds.
-            payment = await payments.get(session, refund.payment_id, lock=True)
-            assert payment is not None
+            payment = await payments.lock(session, refund.payment_id)
             refund = await repository.get(session, refund_id, lock=True)
             assert refund is not None
             await self._move_refund(
