@@ -31,7 +31,7 @@ from graphql_payments.errors import (
     StripeFailed,
     WrongPaymentStatus,
 )
-from graphql_payments.gateway import PAYMENT_ID_KEY, PaymentGateway, Transfer
+from graphql_payments.gateway import PAYMENT_ID_KEY, PaymentGateway, StripeTransfer
 from graphql_payments.money import normalize_currency
 from graphql_payments.payments import repository as payments
 from graphql_payments.payments.models import (
@@ -321,7 +321,7 @@ class EscrowService:
         assert captured is not None
         fee = platform_fee(captured, self.settings.platform_fee_bps)
         account = payment.runner_account_id
-        transfer: Transfer | None = None
+        transfer: StripeTransfer | None = None
         refused: StripeFailed | None = None
         if account and captured - fee > 0 and payment.transfer_id is None:
             try:

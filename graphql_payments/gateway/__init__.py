@@ -11,14 +11,14 @@ from typing import Protocol
 from graphql_payments.gateway.objects import (
     PAYMENT_ID_KEY,
     REFUND_ID_KEY,
-    Charge,
-    CheckoutSession,
-    ConnectedAccount,
-    Dispute,
-    PaymentError,
-    PaymentIntent,
-    Refund,
-    Transfer,
+    StripeAccount,
+    StripeCharge,
+    StripeCheckoutSession,
+    StripeDispute,
+    StripePaymentError,
+    StripePaymentIntent,
+    StripeRefund,
+    StripeTransfer,
 )
 from graphql_payments.gateway.stripe_gateway import StripeGateway, sign_webhook, verify_webhook
 
@@ -41,11 +41,11 @@ class PaymentGateway(Protocol):
         metadata: dict[str, str],
         client_reference_id: str,
         idempotency_key: str,
-    ) -> CheckoutSession: ...
+    ) -> StripeCheckoutSession: ...
 
-    async def retrieve_checkout_session(self, session_id: str) -> CheckoutSession: ...
+    async def retrieve_checkout_session(self, session_id: str) -> StripeCheckoutSession: ...
 
-    async def retrieve_payment_intent(self, payment_intent_id: str) -> PaymentIntent: ...
+    async def retrieve_payment_intent(self, payment_intent_id: str) -> StripePaymentIntent: ...
 
     async def authorize_payment(
         self,
@@ -59,17 +59,17 @@ class PaymentGateway(Protocol):
         transfer_group: str | None,
         metadata: dict[str, str],
         idempotency_key: str,
-    ) -> PaymentIntent: ...
+    ) -> StripePaymentIntent: ...
 
     async def capture_payment(
         self, payment_intent_id: str, *, amount: int, idempotency_key: str
-    ) -> PaymentIntent: ...
+    ) -> StripePaymentIntent: ...
 
     async def cancel_payment(
         self, payment_intent_id: str, *, idempotency_key: str
-    ) -> PaymentIntent: ...
+    ) -> StripePaymentIntent: ...
 
-    async def retrieve_account(self, account_id: str) -> ConnectedAccount: ...
+    async def retrieve_account(self, account_id: str) -> StripeAccount: ...
 
     async def create_transfer(
         self,
@@ -81,13 +81,13 @@ class PaymentGateway(Protocol):
         source_transaction: str | None,
         metadata: dict[str, str],
         idempotency_key: str,
-    ) -> Transfer: ...
+    ) -> StripeTransfer: ...
 
     async def reverse_transfer(
         self, transfer_id: str, *, amount: int, metadata: dict[str, str], idempotency_key: str
-    ) -> Transfer: ...
+    ) -> StripeTransfer: ...
 
-    async def list_refunds(self, payment_intent_id: str) -> list[Refund]: ...
+    async def list_refunds(self, payment_intent_id: str) -> list[StripeRefund]: ...
 
     async def create_refund(
         self,
@@ -97,22 +97,22 @@ class PaymentGateway(Protocol):
         reason: str | None,
         metadata: dict[str, str],
         idempotency_key: str,
-    ) -> Refund: ...
+    ) -> StripeRefund: ...
 
 
 __all__ = [
     "PAYMENT_ID_KEY",
     "REFUND_ID_KEY",
-    "Charge",
-    "CheckoutSession",
-    "ConnectedAccount",
-    "Dispute",
-    "PaymentError",
     "PaymentGateway",
-    "PaymentIntent",
-    "Refund",
+    "StripeAccount",
+    "StripeCharge",
+    "StripeCheckoutSession",
+    "StripeDispute",
     "StripeGateway",
-    "Transfer",
+    "StripePaymentError",
+    "StripePaymentIntent",
+    "StripeRefund",
+    "StripeTransfer",
     "sign_webhook",
     "verify_webhook",
 ]

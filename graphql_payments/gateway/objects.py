@@ -1,7 +1,8 @@
 """Plain, typed views of the Stripe objects services read.
 
 The gateway returns these instead of SDK objects, and webhook handlers build them from event
-payloads with the same functions, so one parser serves both paths.
+payloads with the same functions, so one parser serves both paths. Each is named `Stripe...`
+so that it never shares a name with our own rows (`StripeRefund` vs `refunds.models.Refund`).
 """
 
 from __future__ import annotations
@@ -33,13 +34,13 @@ def _metadata(data: Mapping[str, Any]) -> dict[str, str]:
 
 
 @dataclass(frozen=True, slots=True)
-class PaymentError:
+class StripePaymentError:
     code: str | None
     decline_code: str | None
     message: str | None
 
     @classmethod
-    def from_stripe(cls, data: Mapping[str, Any] | None) -> PaymentError | None:
+    def from_stripe(cls, data: Mapping[str, Any] | None) -> StripePaymentError | None:
         if not data:
             return None
         return cls(
@@ -50,7 +51,7 @@ class PaymentError:
 
 
 @dataclass(frozen=True, slots=True)
-class Charge:
+class StripeCharge:
     id: str
     payment_intent_id: str | None
     amount: int
@@ -62,7 +63,7 @@ class Charge:
     capture_before: int | None = None  # unix time an uncaptured authorization lapses
 
     @classmethod
-    def from_stripe(cls, data: Mapping[str, Any]) -> Charge:
+    def from_stripe(cls, data: Mapping[str, Any]) -> StripeCharge:
         card = (data.get("payment_method_details") or {}).get("card") or {}
         return cls(
             id=data["id"],
@@ -78,7 +79,7 @@ class Charge:
 
 
 @dataclass(frozen=True, slots=True)
-class PaymentIntent:
+class StripePaymentIntent:
     id: str
     status: str
     amount: int
@@ -86,9 +87,9 @@ class PaymentIntent:
     currency: str
     customer_id: str | None
     latest_charge_id: str | None
-    last_error: PaymentError | None
+    last_error: StripePaymentError | None
     metadata: dict[str, str] = field(default_factory=dict)
-    latest_charge: Charge | None = None
+    latest_charge: StripeCharge | None = None
     amount_capturable: int = 0
     capture_method: str = "automatic"
     cancellation_reason: str | None = None
@@ -100,7 +101,7 @@ class PaymentIntent:
         return self.metadata.get(PAYMENT_ID_KEY)
 
     @classmethod
-    def from_stripe(cls, data: Mapping[str, Any]) -> PaymentIntent:
+    def from_stripe(cls, data: Mapping[str, Any]) -> StripePaymentIntent:
         charge = data.get("latest_charge")
         redirect = (data.get("next_action") or {}).get("redirect_to_url") or {}
         return cls(
@@ -111,9 +112,9 @@ class PaymentIntent:
             currency=str(data.get("currency") or "").upper(),
             customer_id=_id(data.get("customer")),
             latest_charge_id=_id(charge),
-            last_error=PaymentError.from_stripe(data.get("last_payment_error")),
+            last_error=StripePaymentError.from_stripe(data.get("last_payment_error")),
             metadata=_metadata(data),
-            latest_charge=Charge.from_stripe(charge) if isinstance(charge, Mapping) else None,
+            latest_charge=StripeCharge.from_stripe(charge) if isinstance(charge, Mapping) else None,
             amount_capturable=int(data.get("amount_capturable") or 0),
             capture_method=data.get("capture_method") or "automatic",
             cancellation_reason=data.get("cancellation_reason"),
@@ -123,7 +124,7 @@ class PaymentIntent:
 
 
 @dataclass(frozen=True, slots=True)
-class CheckoutSession:
+class StripeCheckoutSession:
     id: str
     url: str | None
     status: str | None  # open, complete, expired
@@ -134,14 +135,14 @@ class CheckoutSession:
     client_reference_id: str | None
     payment_intent_id: str | None
     metadata: dict[str, str] = field(default_factory=dict)
-    payment_intent: PaymentIntent | None = None
+    payment_intent: StripePaymentIntent | None = None
 
     @property
     def payment_id(self) -> str | None:
         return self.metadata.get(PAYMENT_ID_KEY) or self.client_reference_id
 
     @classmethod
-    def from_stripe(cls, data: Mapping[str, Any]) -> CheckoutSession:
+    def from_stripe(cls, data: Mapping[str, Any]) -> StripeCheckoutSession:
         intent = data.get("payment_intent")
         currency = data.get("currency")
         return cls(
@@ -156,13 +157,13 @@ class CheckoutSession:
             payment_intent_id=_id(intent),
             metadata=_metadata(data),
             payment_intent=(
-                PaymentIntent.from_stripe(intent) if isinstance(intent, Mapping) else None
+                StripePaymentIntent.from_stripe(intent) if isinstance(intent, Mapping) else None
             ),
         )
 
 
 @dataclass(frozen=True, slots=True)
-class ConnectedAccount:
+class StripeAccount:
     id: str
     capabilities: dict[str, str] = field(default_factory=dict)
 
@@ -171,13 +172,13 @@ class ConnectedAccount:
         return any(self.capabilities.get(name) == "active" for name in TRANSFER_CAPABILITIES)
 
     @classmethod
-    def from_stripe(cls, data: Mapping[str, Any]) -> ConnectedAccount:
+    def from_stripe(cls, data: Mapping[str, Any]) -> StripeAccount:
         raw = data.get("capabilities") or {}
         return cls(id=data["id"], capabilities={str(k): str(v) for k, v in raw.items()})
 
 
 @dataclass(frozen=True, slots=True)
-class Transfer:
+class StripeTransfer:
     id: str
     amount: int
     amount_reversed: int
@@ -191,7 +192,7 @@ class Transfer:
         return self.metadata.get(PAYMENT_ID_KEY)
 
     @classmethod
-    def from_stripe(cls, data: Mapping[str, Any]) -> Transfer:
+    def from_stripe(cls, data: Mapping[str, Any]) -> StripeTransfer:
         return cls(
             id=data["id"],
             amount=int(data.get("amount") or 0),
@@ -204,7 +205,7 @@ class Transfer:
 
 
 @dataclass(frozen=True, slots=True)
-class Refund:
+class StripeRefund:
     id: str
     amount: int
     currency: str
@@ -221,7 +222,7 @@ class Refund:
         return self.metadata.get(REFUND_ID_KEY)
 
     @classmethod
-    def from_stripe(cls, data: Mapping[str, Any]) -> Refund:
+    def from_stripe(cls, data: Mapping[str, Any]) -> StripeRefund:
         return cls(
             id=data["id"],
             amount=int(data.get("amount") or 0),
@@ -236,7 +237,7 @@ class Refund:
 
 
 @dataclass(frozen=True, slots=True)
-class Dispute:
+class StripeDispute:
     id: str
     amount: int
     currency: str
@@ -246,7 +247,7 @@ class Dispute:
     payment_intent_id: str | None
 
     @classmethod
-    def from_stripe(cls, data: Mapping[str, Any]) -> Dispute:
+    def from_stripe(cls, data: Mapping[str, Any]) -> StripeDispute:
         return cls(
             id=data["id"],
             amount=int(data.get("amount") or 0),

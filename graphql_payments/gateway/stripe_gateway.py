@@ -23,11 +23,11 @@ from graphql_payments.errors import (
 )
 from graphql_payments.gateway.http import StripeHTTPClient, stripe_client
 from graphql_payments.gateway.objects import (
-    CheckoutSession,
-    ConnectedAccount,
-    PaymentIntent,
-    Refund,
-    Transfer,
+    StripeAccount,
+    StripeCheckoutSession,
+    StripePaymentIntent,
+    StripeRefund,
+    StripeTransfer,
 )
 
 log = logging.getLogger(__name__)
@@ -159,7 +159,7 @@ class StripeGateway:
         metadata: Mapping[str, str],
         client_reference_id: str,
         idempotency_key: str,
-    ) -> CheckoutSession:
+    ) -> StripeCheckoutSession:
         product: dict[str, Any] = {"name": name}
         if description:
             product["description"] = description
@@ -185,24 +185,24 @@ class StripeGateway:
         session = await self._post(
             self._client.v1.checkout.sessions.create_async, params, idempotency_key
         )
-        return CheckoutSession.from_stripe(_as_dict(session))
+        return StripeCheckoutSession.from_stripe(_as_dict(session))
 
-    async def retrieve_checkout_session(self, session_id: str) -> CheckoutSession:
+    async def retrieve_checkout_session(self, session_id: str) -> StripeCheckoutSession:
         session = await self._call(
             lambda: self._client.v1.checkout.sessions.retrieve_async(
                 session_id, params={"expand": ["payment_intent.latest_charge"]}
             )
         )
-        return CheckoutSession.from_stripe(_as_dict(session))
+        return StripeCheckoutSession.from_stripe(_as_dict(session))
 
-    async def retrieve_payment_intent(self, payment_intent_id: str) -> PaymentIntent:
+    async def retrieve_payment_intent(self, payment_intent_id: str) -> StripePaymentIntent:
         intent = await self._call(
             lambda: self._client.v1.payment_intents.retrieve_async(
                 payment_intent_id,
                 params=EXPAND_CHARGE,  # type: ignore[arg-type]
             )
         )
-        return PaymentIntent.from_stripe(_as_dict(intent))
+        return StripePaymentIntent.from_stripe(_as_dict(intent))
 
     async def authorize_payment(
         self,
@@ -216,7 +216,7 @@ class StripeGateway:
         transfer_group: str | None,
         metadata: Mapping[str, str],
         idempotency_key: str,
-    ) -> PaymentIntent:
+    ) -> StripePaymentIntent:
         """Create and confirm a PaymentIntent that holds the amount (manual capture)."""
         params: dict[str, Any] = {
             "amount": amount,
@@ -240,33 +240,33 @@ class StripeGateway:
         intent = await self._post(
             self._client.v1.payment_intents.create_async, params, idempotency_key
         )
-        return PaymentIntent.from_stripe(_as_dict(intent))
+        return StripePaymentIntent.from_stripe(_as_dict(intent))
 
     async def capture_payment(
         self, payment_intent_id: str, *, amount: int, idempotency_key: str
-    ) -> PaymentIntent:
+    ) -> StripePaymentIntent:
         intent = await self._post(
             self._client.v1.payment_intents.capture_async,
             {"amount_to_capture": amount, **EXPAND_CHARGE},
             idempotency_key,
             payment_intent_id,
         )
-        return PaymentIntent.from_stripe(_as_dict(intent))
+        return StripePaymentIntent.from_stripe(_as_dict(intent))
 
     async def cancel_payment(
         self, payment_intent_id: str, *, idempotency_key: str
-    ) -> PaymentIntent:
+    ) -> StripePaymentIntent:
         intent = await self._post(
             self._client.v1.payment_intents.cancel_async,
             {"cancellation_reason": "requested_by_customer"},
             idempotency_key,
             payment_intent_id,
         )
-        return PaymentIntent.from_stripe(_as_dict(intent))
+        return StripePaymentIntent.from_stripe(_as_dict(intent))
 
-    async def retrieve_account(self, account_id: str) -> ConnectedAccount:
+    async def retrieve_account(self, account_id: str) -> StripeAccount:
         account = await self._call(lambda: self._client.v1.accounts.retrieve_async(account_id))
-        return ConnectedAccount.from_stripe(_as_dict(account))
+        return StripeAccount.from_stripe(_as_dict(account))
 
     async def create_transfer(
         self,
@@ -278,7 +278,7 @@ class StripeGateway:
         source_transaction: str | None,
         metadata: Mapping[str, str],
         idempotency_key: str,
-    ) -> Transfer:
+    ) -> StripeTransfer:
         params: dict[str, Any] = {
             "amount": amount,
             "currency": currency.lower(),
@@ -289,11 +289,11 @@ class StripeGateway:
         if source_transaction:
             params["source_transaction"] = source_transaction
         transfer = await self._post(self._client.v1.transfers.create_async, params, idempotency_key)
-        return Transfer.from_stripe(_as_dict(transfer))
+        return StripeTransfer.from_stripe(_as_dict(transfer))
 
     async def reverse_transfer(
         self, transfer_id: str, *, amount: int, metadata: Mapping[str, str], idempotency_key: str
-    ) -> Transfer:
+    ) -> StripeTransfer:
         """Take `amount` back from a connected account; the transfer as it is afterwards."""
         await self._post(
             self._client.v1.transfers.reversals.create_async,
@@ -302,7 +302,7 @@ class StripeGateway:
             transfer_id,
         )
         transfer = await self._call(lambda: self._client.v1.transfers.retrieve_async(transfer_id))
-        return Transfer.from_stripe(_as_dict(transfer))
+        return StripeTransfer.from_stripe(_as_dict(transfer))
 
     async def create_refund(
         self,
@@ -312,7 +312,7 @@ class StripeGateway:
         reason: str | None,
         metadata: Mapping[str, str],
         idempotency_key: str,
-    ) -> Refund:
+    ) -> StripeRefund:
         params: dict[str, Any] = {
             "payment_intent": payment_intent_id,
             "amount": amount,
@@ -321,17 +321,17 @@ class StripeGateway:
         if reason:
             params["reason"] = reason
         refund = await self._post(self._client.v1.refunds.create_async, params, idempotency_key)
-        return Refund.from_stripe(_as_dict(refund))
+        return StripeRefund.from_stripe(_as_dict(refund))
 
-    async def list_refunds(self, payment_intent_id: str) -> list[Refund]:
+    async def list_refunds(self, payment_intent_id: str) -> list[StripeRefund]:
         """Every refund of a PaymentIntent, as Stripe holds them now."""
-        found: list[Refund] = []
+        found: list[StripeRefund] = []
         params: dict[str, Any] = {"payment_intent": payment_intent_id, "limit": 100}
         while True:
             page = await self._call(
                 lambda query=params: self._client.v1.refunds.list_async(params=query)  # type: ignore[misc]
             )
-            found.extend(Refund.from_stripe(_as_dict(r)) for r in page.data)
+            found.extend(StripeRefund.from_stripe(_as_dict(r)) for r in page.data)
             if not page.has_more or not page.data:
                 return found
             params = {**params, "starting_after": page.data[-1].id}

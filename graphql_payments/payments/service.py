@@ -19,11 +19,11 @@ from graphql_payments.auth import Principal
 from graphql_payments.db import Database, utcnow
 from graphql_payments.errors import StripeFailed
 from graphql_payments.gateway import (
-    Charge,
-    CheckoutSession,
     PaymentGateway,
-    PaymentIntent,
-    Transfer,
+    StripeCharge,
+    StripeCheckoutSession,
+    StripePaymentIntent,
+    StripeTransfer,
 )
 from graphql_payments.ledger import repository as ledger
 from graphql_payments.ledger.models import EntryReason
@@ -148,7 +148,7 @@ async def fail(
 
 
 async def _failed_attempt(
-    session: AsyncSession, payment: Payment, intent: PaymentIntent, *, show: bool = True
+    session: AsyncSession, payment: Payment, intent: StripePaymentIntent, *, show: bool = True
 ) -> None:
     error = intent.last_error
     assert error is not None
@@ -165,7 +165,7 @@ async def _failed_attempt(
 
 
 async def apply_escrow_intent(
-    session: AsyncSession, payment: Payment, intent: PaymentIntent
+    session: AsyncSession, payment: Payment, intent: StripePaymentIntent
 ) -> None:
     """Move an escrow payment as its manual-capture PaymentIntent moved."""
     cause = f"payment intent {intent.id} {intent.status}"
@@ -267,7 +267,7 @@ class PaymentService:
             )
         return FailurePage(rows, has_next, total)
 
-    async def apply_checkout_session(self, checkout: CheckoutSession) -> Payment | None:
+    async def apply_checkout_session(self, checkout: StripeCheckoutSession) -> Payment | None:
         """Bring our payment in line with a Checkout Session; None if it is not ours (yet)."""
         async with self.db.transaction() as session:
             payment = await find_locked(
@@ -309,7 +309,9 @@ class PaymentService:
             await session.flush()
             return payment
 
-    async def fail_checkout(self, checkout: CheckoutSession, *, message: str) -> Payment | None:
+    async def fail_checkout(
+        self, checkout: StripeCheckoutSession, *, message: str
+    ) -> Payment | None:
         """An asynchronous payment method failed after the session completed."""
         async with self.db.transaction() as session:
             payment = await find_locked(
@@ -329,7 +331,7 @@ class PaymentService:
             await session.flush()
             return payment
 
-    async def apply_payment_intent(self, intent: PaymentIntent) -> Payment | None:
+    async def apply_payment_intent(self, intent: StripePaymentIntent) -> Payment | None:
         """Record what a PaymentIntent says: success, or a failed attempt's error."""
         async with self.db.transaction() as session:
             payment = await find_locked(
@@ -359,7 +361,7 @@ class PaymentService:
             await session.flush()
             return payment
 
-    async def apply_charge(self, charge: Charge) -> Payment | None:
+    async def apply_charge(self, charge: StripeCharge) -> Payment | None:
         async with self.db.transaction() as session:
             payment = await find_locked(
                 session,
@@ -373,7 +375,7 @@ class PaymentService:
             await session.flush()
             return payment
 
-    async def apply_transfer(self, transfer: Transfer) -> Payment | None:
+    async def apply_transfer(self, transfer: StripeTransfer) -> Payment | None:
         """Record a transfer to a runner and how much of it was reversed."""
         async with self.db.transaction() as session:
             payment = await find_locked(session, payment_id=transfer.payment_id)
@@ -389,7 +391,7 @@ class PaymentService:
             return payment
 
     @staticmethod
-    def _apply_charge_fields(payment: Payment, charge: Charge) -> None:
+    def _apply_charge_fields(payment: Payment, charge: StripeCharge) -> None:
         _link(payment, stripe_charge_id=charge.id, receipt_url=charge.receipt_url)
         if charge.capture_before is not None and payment.kind is PaymentKind.ESCROW:
             payment.hold_expires_at = dt.datetime.fromtimestamp(charge.capture_before, dt.UTC)

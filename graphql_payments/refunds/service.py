@@ -38,9 +38,9 @@ from graphql_payments.errors import (
 from graphql_payments.gateway import (
     PAYMENT_ID_KEY,
     REFUND_ID_KEY,
-    Dispute,
     PaymentGateway,
-    Refund,
+    StripeDispute,
+    StripeRefund,
 )
 from graphql_payments.ledger import repository as ledger
 from graphql_payments.ledger.models import EntryReason
@@ -219,7 +219,7 @@ class RefundService:
                 session, payment, refund, models.RefundStatus.FAILED, failure=exc.message
             )
 
-    async def apply(self, stripe_refund: Refund) -> Payment | None:
+    async def apply(self, stripe_refund: StripeRefund) -> Payment | None:
         """Bring our records in line with a Stripe refund; None if its payment is not ours."""
         async with self.db.transaction() as session:
             known = await self._find(session, stripe_refund)
@@ -255,7 +255,7 @@ class RefundService:
             return payment
 
     @staticmethod
-    async def _find(session: AsyncSession, stripe_refund: Refund) -> models.Refund | None:
+    async def _find(session: AsyncSession, stripe_refund: StripeRefund) -> models.Refund | None:
         found = await repository.by_stripe_id(session, stripe_refund.id)
         if found is None and stripe_refund.refund_id:
             found = await repository.get(session, stripe_refund.refund_id)
@@ -387,13 +387,13 @@ class RefundService:
             await self.reverse_transfer(refund.id)
 
     async def apply_refund_event(self, obj: Mapping[str, Any]) -> Payment | None:
-        stripe_refund = Refund.from_stripe(obj)
+        stripe_refund = StripeRefund.from_stripe(obj)
         payment = await self.apply(stripe_refund)
         if payment is not None:
             await self._reverse_by_stripe_id(stripe_refund.id)
         return payment
 
-    async def apply_dispute(self, dispute: Dispute) -> Payment | None:
+    async def apply_dispute(self, dispute: StripeDispute) -> Payment | None:
         """Open, update or close a dispute: hold, release or keep the disputed credits."""
         async with self.db.transaction() as session:
             payment = await find_locked(

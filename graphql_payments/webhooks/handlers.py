@@ -12,11 +12,11 @@ from typing import Any
 
 from graphql_payments.gateway import (
     PAYMENT_ID_KEY,
-    Charge,
-    CheckoutSession,
-    Dispute,
-    PaymentIntent,
-    Transfer,
+    StripeCharge,
+    StripeCheckoutSession,
+    StripeDispute,
+    StripePaymentIntent,
+    StripeTransfer,
 )
 from graphql_payments.payments.models import Payment
 from graphql_payments.payments.service import PaymentService
@@ -81,26 +81,28 @@ class EventHandlers:
         await handler(event["data"]["object"])
 
     async def checkout_session(self, obj: Mapping[str, Any]) -> None:
-        _settle(await self.payments.apply_checkout_session(CheckoutSession.from_stripe(obj)), obj)
+        _settle(
+            await self.payments.apply_checkout_session(StripeCheckoutSession.from_stripe(obj)), obj
+        )
 
     async def checkout_session_failed(self, obj: Mapping[str, Any]) -> None:
-        checkout = CheckoutSession.from_stripe(obj)
+        checkout = StripeCheckoutSession.from_stripe(obj)
         found = await self.payments.fail_checkout(
             checkout, message="The payment was not completed by the customer's bank."
         )
         _settle(found, obj)
 
     async def payment_intent(self, obj: Mapping[str, Any]) -> None:
-        _settle(await self.payments.apply_payment_intent(PaymentIntent.from_stripe(obj)), obj)
+        _settle(await self.payments.apply_payment_intent(StripePaymentIntent.from_stripe(obj)), obj)
 
     async def charge(self, obj: Mapping[str, Any]) -> None:
-        _settle(await self.payments.apply_charge(Charge.from_stripe(obj)), obj)
+        _settle(await self.payments.apply_charge(StripeCharge.from_stripe(obj)), obj)
 
     async def transfer(self, obj: Mapping[str, Any]) -> None:
-        _settle(await self.payments.apply_transfer(Transfer.from_stripe(obj)), obj)
+        _settle(await self.payments.apply_transfer(StripeTransfer.from_stripe(obj)), obj)
 
     async def charge_refunded(self, obj: Mapping[str, Any]) -> None:
-        charge = Charge.from_stripe(obj)
+        charge = StripeCharge.from_stripe(obj)
         found = None
         if charge.payment_intent_id:
             found = await self.refunds.reconcile(charge.payment_intent_id)
@@ -110,4 +112,4 @@ class EventHandlers:
         _settle(await self.refunds.apply_refund_event(obj), obj)
 
     async def dispute(self, obj: Mapping[str, Any]) -> None:
-        _settle(await self.refunds.apply_dispute(Dispute.from_stripe(obj)), obj)
+        _settle(await self.refunds.apply_dispute(StripeDispute.from_stripe(obj)), obj)
