@@ -4,7 +4,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint typecheck schema clean
+.PHONY: run test lint format typecheck schema migration clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+format: $(VENV)/.installed-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
@@ -34,6 +38,13 @@ test: lint typecheck
 
 schema: $(VENV)/.installed
 	$(BIN)/graphql-payments export-schema > schema.graphql
+
+# make migration m="what changes": autogenerate graphql_payments/migrations/versions/NNNN_*.py
+migration: $(VENV)/.installed-dev
+	@test -n "$(m)" || { echo 'usage: make migration m="what changes"' >&2; exit 2; }
+	$(BIN)/graphql-payments db revision -m "$(m)"
+	$(BIN)/ruff check --fix --quiet graphql_payments/migrations/versions
+	$(BIN)/ruff format --quiet graphql_payments/migrations/versions
 
 clean:
 	rm -rf $(VENV) payments.db

@@ -2,6 +2,7 @@
 
 graphql-payments serve [--host H] [--port P]   run the server (migrates a SQLite database)
 graphql-payments db upgrade                    apply migrations to PAYMENTS_DATABASE_URL
+graphql-payments db revision -m MESSAGE        autogenerate a migration from the models
 graphql-payments export-schema                 print the GraphQL schema (SDL)
 graphql-payments sandbox [--host H] [--port P] run the Stripe sandbox alone
 graphql-payments ledger verify                 check the credit ledger's invariants
@@ -74,6 +75,14 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_revision(args: argparse.Namespace) -> int:
+    from graphql_payments.migrations import revision
+
+    path = revision(args.message, database_url=args.database_url)
+    print(f"wrote {path}; read it, edit it, then commit it")  # noqa: T201
+    return 0
+
+
 def cmd_export_schema(args: argparse.Namespace) -> int:
     from graphql_payments.graphql.schema import sdl
 
@@ -129,6 +138,12 @@ def parser() -> argparse.ArgumentParser:
     db_commands.add_parser("upgrade", help="migrate to the latest version").set_defaults(
         run=cmd_db_upgrade
     )
+    revision = db_commands.add_parser("revision", help="autogenerate a migration")
+    revision.add_argument("-m", "--message", required=True, help="what the migration changes")
+    revision.add_argument(
+        "--database-url", help="compare with this database (default: a scratch SQLite at head)"
+    )
+    revision.set_defaults(run=cmd_db_revision)
 
     commands.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(
         run=cmd_export_schema

@@ -16,7 +16,8 @@ from graphql_payments.webhooks.handlers import EventHandlers
 from graphql_payments.webhooks.service import WebhookInbox
 
 if TYPE_CHECKING:
-    from graphql_payments.sandbox import Sandbox
+    # A type only: the app factory builds the sandbox and hands it in.
+    from graphql_payments.sandbox import Sandbox  # noqa: TID251
 
 
 @dataclass
