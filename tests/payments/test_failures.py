@@ -7,7 +7,7 @@ import datetime as dt
 from graphql_payments.sandbox import Sandbox
 from tests.escrow.flows import authorize
 from tests.helpers import FAILURES, GraphQLClient, as_admin, as_user, checkout, error_codes
-from tests.refunds.conftest import buy, refund
+from tests.refunds.flows import buy, refund
 
 FAILED_HISTORY = "query { paymentHistory(status: [FAILED]) { edges { node { id kind } } } }"
 

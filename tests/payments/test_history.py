@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-from graphql_payments.payments import repository
-from graphql_payments.payments.models import Payment, PaymentKind, PaymentStatus
+from graphql_payments.payments.models import PaymentStatus
 from graphql_payments.services import Services
+from tests.factories import payment_rows
 from tests.helpers import GraphQLClient, as_admin, as_user, error_codes
 
 PAGE = """
@@ -20,34 +19,6 @@ query($first: Int, $after: String, $status: [PaymentStatus!], $user: String) {
 }
 """
 
-START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-
-
-async def add_payments(
-    services: Services,
-    count: int,
-    *,
-    user_id: str = "alice",
-    status: PaymentStatus = PaymentStatus.SUCCEEDED,
-    offset: int = 0,
-) -> list[str]:
-    ids = []
-    async with services.db.transaction() as session:
-        for n in range(offset, offset + count):
-            payment = Payment(
-                id=f"pay_{user_id}_{n:04d}",
-                user_id=user_id,
-                kind=PaymentKind.CREDIT_PURCHASE,
-                status=status,
-                amount=1000,
-                currency="USD",
-                credits=100,
-                created_at=START + dt.timedelta(minutes=n),
-            )
-            await repository.add(session, payment)
-            ids.append(payment.id)
-    return ids
-
 
 async def page(gql: GraphQLClient, headers: dict[str, str], **variables: Any) -> dict[str, Any]:
     data = await gql.data(PAGE, variables, headers=headers)
@@ -59,11 +30,11 @@ async def test_pages_run_newest_first_and_stay_stable_while_payments_arrive(
     gql: GraphQLClient, services: Services
 ) -> None:
     # given
-    ids = await add_payments(services, 5)
+    ids = await payment_rows(services, 5)
     alice = as_user("alice")
     # when
     first = await page(gql, alice, first=2)
-    await add_payments(services, 3, offset=100)  # newer payments arrive meanwhile
+    await payment_rows(services, 3, offset=100)  # newer payments arrive meanwhile
     second = await page(gql, alice, first=2, after=first["pageInfo"]["endCursor"])
     third = await page(gql, alice, first=2, after=second["pageInfo"]["endCursor"])
     # then
@@ -76,7 +47,7 @@ async def test_pages_run_newest_first_and_stay_stable_while_payments_arrive(
 
 
 async def test_first_is_capped_at_100(gql: GraphQLClient, services: Services) -> None:
-    await add_payments(services, 105)
+    await payment_rows(services, 105)
     result = await page(gql, as_user("alice"), first=500)
     assert len(result["edges"]) == 100
     assert result["pageInfo"]["hasNextPage"] is True
@@ -85,9 +56,9 @@ async def test_first_is_capped_at_100(gql: GraphQLClient, services: Services) ->
 
 async def test_filters_by_status_and_admin_by_user(gql: GraphQLClient, services: Services) -> None:
     # given
-    await add_payments(services, 2)
-    await add_payments(services, 1, status=PaymentStatus.EXPIRED, offset=10)
-    await add_payments(services, 4, user_id="bob")
+    await payment_rows(services, 2)
+    await payment_rows(services, 1, status=PaymentStatus.EXPIRED, offset=10)
+    await payment_rows(services, 4, user_id="bob")
     # when
     expired = await page(gql, as_user("alice"), status=["EXPIRED"])
     everyone = await page(gql, as_admin())

@@ -2,20 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from graphql_payments.sandbox import Sandbox
 from tests.helpers import GraphQLClient, balance
-from tests.refunds.conftest import buy, charge_of, payment
-
-
-async def open_dispute(
-    gql: GraphQLClient, sandbox: Sandbox, paid: dict[str, Any], amount: int | None = None
-) -> dict[str, Any]:
-    charge = await charge_of(sandbox, paid["stripePaymentIntentId"])
-    dispute = await sandbox.create_dispute(charge["id"], amount=amount, reason="fraudulent")
-    await sandbox.webhooks.wait_idle()
-    return dispute
+from tests.refunds.flows import buy, charge_of, open_dispute, payment
 
 
 async def test_a_lost_dispute_holds_then_takes_the_credits(

@@ -9,7 +9,7 @@ from graphql_payments.sandbox import Sandbox
 from graphql_payments.services import Services
 from tests.escrow.flows import authorize, release, revert, runner_account, stripe_view
 from tests.helpers import GraphQLClient
-from tests.refunds.conftest import payment, refund
+from tests.refunds.flows import payment, refund
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from graphql_payments.sandbox import Sandbox, SandboxError
 from graphql_payments.services import Services
 from graphql_payments.webhooks.handlers import NotOurs
 from tests.helpers import GraphQLClient, sandbox_client
-from tests.refunds.conftest import buy, charge_of, refund
+from tests.refunds.flows import buy, charge_of, refund
 
 STEP = st.one_of(
     st.tuples(st.just("buy"), st.integers(0, 0), st.integers(0, 0)),

@@ -9,7 +9,7 @@ from graphql_payments.ledger.models import EntryReason
 from graphql_payments.sandbox import Sandbox
 from graphql_payments.services import Services
 from tests.helpers import GraphQLClient, as_user, balance, error_codes, sandbox_client
-from tests.refunds.conftest import REFUND, buy, charge_of, payment, refund
+from tests.refunds.flows import REFUND, buy, charge_of, payment, refund
 
 
 async def test_a_full_refund_takes_back_every_credit(gql: GraphQLClient, sandbox: Sandbox) -> None:
