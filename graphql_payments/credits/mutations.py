@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import strawberry
 
-from graphql_payments.credits.service import CheckoutRequest
 from graphql_payments.credits.types import CheckoutInput, CheckoutResult, CheckoutSuccess
 from graphql_payments.graphql import permissions
 from graphql_payments.graphql.context import Info
@@ -19,14 +18,7 @@ class CreditMutations:
     )
     async def checkout(self, info: Info, input: CheckoutInput) -> CheckoutResult:
         user_id = permissions.viewer(info).require_user_id()
-        request = CheckoutRequest(
-            success_url=input.success_url,
-            cancel_url=input.cancel_url,
-            idempotency_key=input.idempotency_key,
-            package_id=input.package_id,
-            credits=input.credits,
-        )
-        outcome = await info.context.services.credits.checkout(user_id, request)
+        outcome = await info.context.services.credits.checkout(user_id, input.to_request())
         return CheckoutSuccess(
             payment=Payment.of(outcome.payment),
             checkout_url=outcome.checkout_url,

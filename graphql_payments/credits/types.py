@@ -7,6 +7,7 @@ from typing import Annotated
 import strawberry
 
 from graphql_payments import config
+from graphql_payments.credits.service import CheckoutRequest
 from graphql_payments.graphql.errors import (
     IdempotencyError,
     NotFoundError,
@@ -52,6 +53,15 @@ class CheckoutInput:
     idempotency_key: str
     package_id: strawberry.ID | None = None
     credits: int | None = None
+
+    def to_request(self) -> CheckoutRequest:
+        return CheckoutRequest(
+            success_url=self.success_url,
+            cancel_url=self.cancel_url,
+            idempotency_key=self.idempotency_key,
+            package_id=self.package_id,
+            credits=self.credits,
+        )
 
 
 @strawberry.type(description="Send the customer to checkoutUrl to pay.")

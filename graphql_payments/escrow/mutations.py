@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import strawberry
 
-from graphql_payments.escrow.service import AuthorizeRequest
 from graphql_payments.escrow.types import (
     AuthorizeInput,
     AuthorizeResult,
@@ -32,16 +31,7 @@ class EscrowMutations:
     )
     async def authorize(self, info: Info, input: AuthorizeInput) -> AuthorizeResult:
         user_id = permissions.acting_for(info, input.user_id)
-        request = AuthorizeRequest(
-            order_id=input.order_id,
-            amount=input.amount,
-            currency=input.currency,
-            payment_method_id=input.payment_method_id,
-            idempotency_key=input.idempotency_key,
-            description=input.description,
-            return_url=input.return_url,
-        )
-        done = await info.context.services.escrow.authorize(user_id, request)
+        done = await info.context.services.escrow.authorize(user_id, input.to_request())
         return AuthorizeSuccess(
             payment=Payment.of(done.payment),
             client_secret=done.client_secret,

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import strawberry
 
+from graphql_payments.escrow.service import AuthorizeRequest
 from graphql_payments.graphql.errors import (
     IdempotencyError,
     InvalidStatusError,
@@ -30,6 +31,17 @@ class AuthorizeInput:
     user_id: str | None = strawberry.field(
         default=None, description="Admins only: authorize on behalf of this user."
     )
+
+    def to_request(self) -> AuthorizeRequest:
+        return AuthorizeRequest(
+            order_id=self.order_id,
+            amount=self.amount,
+            currency=self.currency,
+            payment_method_id=self.payment_method_id,
+            idempotency_key=self.idempotency_key,
+            description=self.description,
+            return_url=self.return_url,
+        )
 
 
 @strawberry.type(

@@ -8,7 +8,6 @@ from graphql_payments.graphql import permissions
 from graphql_payments.graphql.context import Info
 from graphql_payments.graphql.errors import mutation
 from graphql_payments.payments.types import Payment
-from graphql_payments.refunds.service import RefundRequest
 from graphql_payments.refunds.types import RefundInput, RefundResult, RefundSuccess, RefundType
 
 
@@ -24,12 +23,5 @@ class RefundMutations:
     )
     async def refund(self, info: Info, input: RefundInput) -> RefundResult:
         permissions.admin(info)
-        request = RefundRequest(
-            payment_id=str(input.payment_id),
-            idempotency_key=input.idempotency_key,
-            amount=input.amount,
-            reason=input.reason,
-            force=input.force,
-        )
-        done = await info.context.services.refunds.refund(request)
+        done = await info.context.services.refunds.refund(input.to_request())
         return RefundSuccess(payment=Payment.of(done.payment), refund=RefundType.of(done.refund))

@@ -19,6 +19,7 @@ from graphql_payments.graphql.errors import (
 from graphql_payments.graphql.types import Money
 from graphql_payments.refunds import models
 from graphql_payments.refunds.models import RefundStatus
+from graphql_payments.refunds.service import RefundRequest
 
 if TYPE_CHECKING:
     from graphql_payments.payments.types import Payment
@@ -84,6 +85,15 @@ class RefundInput:
         default=False,
         description="Refund even when the customer no longer holds the credits it takes back.",
     )
+
+    def to_request(self) -> RefundRequest:
+        return RefundRequest(
+            payment_id=str(self.payment_id),
+            idempotency_key=self.idempotency_key,
+            amount=self.amount,
+            reason=self.reason,
+            force=self.force,
+        )
 
 
 @strawberry.type
