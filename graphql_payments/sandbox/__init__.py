@@ -48,7 +48,9 @@ The Python surface, for tests and for the product's sandbox mode:
   `await wait_idle(timeout=10.0)`.
 - Faults: `sandbox.faults.fail_api(status=500, count=None, path_prefix=None)`,
   `api_latency(seconds, count=None)`, `clear()`.
-- Time: `sandbox.clock.now()`, `await sandbox.advance_clock(seconds)`.
+- Time: `sandbox.clock.now()`, `await sandbox.advance_clock(seconds)` (also
+  `POST /control/clock/advance`), `sandbox.on_clock_advance(listener)`: an async
+  `listener(now)` awaited after each advance, as a test clock drives a platform's scheduler.
 - What people and banks do: `await sandbox.pay_checkout_session(session_id,
   card="4242424242424242", *, email=None)` -> `CheckoutOutcome`,
   `await sandbox.cancel_checkout_session(session_id)` -> cancel URL,

@@ -19,8 +19,9 @@ counts as authenticated by the person on the page.
   from the first attempt) in `requires_payment_method` with `last_payment_error`, after
   `payment_intent.payment_failed`; the payer can try again.
 
-`setup` mode creates a SetupIntent on the first attempt, attaches the card to the session's
-customer on success and completes with `payment_status` `no_payment_required`.
+`setup` mode creates its SetupIntent (`usage` `off_session`) with the session, attaches the card
+to the session's customer on success and completes with `payment_status` `no_payment_required`.
+A card saved there with 3-D Secure counts as authenticated for later off-session payments.
 
 Sessions expire at `expires_at` (30 minutes to 24 hours after creation, default 24 hours)
 when the sandbox clock passes it, or on `POST /v1/checkout/sessions/{id}/expire`:
@@ -335,6 +336,10 @@ def create_session(state: State, params: JSON) -> JSON:
         },
     )
     state.schedule(expires_at, "checkout_expiry", session_id)
+    if mode == "setup":
+        # As on Stripe, a setup-mode session has its SetupIntent from the start, so its client
+        # secret can serve Stripe.js as well as the hosted page.
+        _setup_intent_for(state, session)
     return session
 
 

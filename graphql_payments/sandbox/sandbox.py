@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from types import TracebackType
 
 import httpx
@@ -20,6 +21,10 @@ from graphql_payments.sandbox.state import PREFIXES, State, new_id, random_token
 from graphql_payments.sandbox.webhooks import DEFAULT_RETRY_DELAYS, WebhookEndpoint, Webhooks
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:12111"
+
+log = logging.getLogger("graphql_payments.sandbox")
+
+ClockListener = Callable[[int], Awaitable[object]]
 
 
 class Sandbox:
@@ -52,6 +57,7 @@ class Sandbox:
             self.state, self.webhooks, self.faults, self.idempotency, self.api_keys
         )
         self.app = build_app(self)
+        self._clock_listeners: list[ClockListener] = []
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -115,11 +121,23 @@ class Sandbox:
 
     # -- time --------------------------------------------------------------------------------
 
+    def on_clock_advance(self, listener: ClockListener) -> None:
+        """Await `listener(now)` after each `advance_clock`, the way a Stripe test clock's
+        advancement makes a platform's time-driven work run (the product's autopay scheduler
+        listens here in sandbox mode). A failing listener is logged, never raised."""
+        self._clock_listeners.append(listener)
+
     async def advance_clock(self, seconds: int) -> int:
         """Move the sandbox clock forward and apply what time triggers; returns the new time."""
         self.clock.advance(seconds)
         timers.run_due(self.state)
         await asyncio.sleep(0)
+        now = self.clock.now()
+        for listener in list(self._clock_listeners):
+            try:
+                await listener(now)
+            except Exception:
+                log.exception("a clock listener failed after the clock moved to %d", now)
         return self.clock.now()
 
     async def _settle(self) -> None:
