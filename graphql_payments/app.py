@@ -3,8 +3,8 @@
 Routes: `/graphql` (GraphiQL on GET), `/webhooks/stripe`, `/health`, and in sandbox mode the
 Stripe sandbox at `/_sandbox` (its API at `/_sandbox/v1/...`). Engines and clients are built
 here rather than in the lifespan, because `httpx.ASGITransport` does not run a lifespan; the
-lifespan only starts the background worker (webhook retries, key expiry) and closes what the
-factory opened.
+lifespan only starts the background workers (webhook retries and key expiry; the autopay
+scheduler) and closes what the factory opened.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from starlette.routing import Mount, Route
 from strawberry.asgi import GraphQL
 
 from graphql_payments import __version__, maintenance
+from graphql_payments.autopay import scheduler
 from graphql_payments.config import Settings
 from graphql_payments.db import Database
 from graphql_payments.gateway import StripeGateway
@@ -65,7 +66,7 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse(body)
 
 
-def _build_services(settings: Settings) -> Services:
+def build_services(settings: Settings) -> Services:
     db = Database(settings.database_url)
     if not settings.sandbox_mode:
         gateway = StripeGateway.create(
@@ -91,13 +92,16 @@ def _build_services(settings: Settings) -> Services:
         max_network_retries=settings.stripe_max_retries,
         transport=httpx.ASGITransport(app=sandbox.app),
     )
-    return Services.build(settings, db=db, gateway=gateway, sandbox=sandbox)
+    services = Services.build(settings, db=db, gateway=gateway, sandbox=sandbox)
+    # As with Stripe test clocks: moving the sandbox clock makes due autopays run.
+    sandbox.on_clock_advance(lambda _now: services.autopay.sweep())
+    return services
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
     """The application for `settings` (read from the environment when None)."""
     settings = settings or Settings.load()
-    services = _build_services(settings)
+    services = build_services(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -108,13 +112,21 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 services.settings.server_url,
                 SANDBOX_PREFIX,
             )
-        worker = asyncio.create_task(maintenance.run(services), name="payments-background")
+        workers = [
+            asyncio.create_task(maintenance.run(services), name="payments-background"),
+            asyncio.create_task(
+                scheduler.run(services.autopay, interval=services.settings.scheduler_interval),
+                name="payments-scheduler",
+            ),
+        ]
         try:
             yield
         finally:
-            worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
+            for worker in workers:
+                worker.cancel()
+            for worker in workers:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
             await services.aclose()
 
     routes: list[Route | Mount] = [

@@ -6,6 +6,7 @@ graphql-payments db revision -m MESSAGE        autogenerate a migration from the
 graphql-payments export-schema                 print the GraphQL schema (SDL)
 graphql-payments sandbox [--host H] [--port P] run the Stripe sandbox alone
 graphql-payments ledger verify                 check the credit ledger's invariants
+graphql-payments autopay run                   one autopay sweep (for cron or a CronJob)
 """
 
 from __future__ import annotations
@@ -123,6 +124,34 @@ def cmd_ledger_verify(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def cmd_autopay_run(args: argparse.Namespace) -> int:
+    from graphql_payments.app import build_services
+
+    settings = _settings(args)
+    _logging(settings)
+    _migrate_or_check(settings)
+    if settings.sandbox_mode:
+        log.warning(
+            "sandbox mode: this process has a sandbox of its own, empty; to sweep a server's "
+            "sandbox, run 'graphql-payments sandbox' and point STRIPE_API_BASE at it"
+        )
+
+    async def sweep() -> str:
+        services = build_services(settings)
+        try:
+            report = await services.autopay.sweep()
+            await services.autopay.wait_idle()
+        finally:
+            await services.aclose()
+        return (
+            f"autopay sweep: {report.due} due, {report.charged} charged, {report.succeeded} "
+            f"succeeded, {report.declined} declined, {report.requires_action} need the customer"
+        )
+
+    print(asyncio.run(sweep()))  # noqa: T201
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="graphql-payments", description="GraphQL payment API server")
     top.add_argument("--version", action="version", version=__version__)
@@ -161,6 +190,12 @@ def parser() -> argparse.ArgumentParser:
     ledger_commands.add_parser("verify", help="check every invariant").set_defaults(
         run=cmd_ledger_verify
     )
+
+    autopay = commands.add_parser("autopay", help="automatic top-ups")
+    autopay_commands = autopay.add_subparsers(dest="autopay_command", required=True)
+    autopay_commands.add_parser(
+        "run", help="charge every autopay that is due, once (for cron)"
+    ).set_defaults(run=cmd_autopay_run)
     return top
 
 

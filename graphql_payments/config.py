@@ -106,6 +106,15 @@ class Settings(BaseSettings):
         default_factory=list, validation_alias="PAYMENTS_CHECKOUT_ALLOWED_HOSTS"
     )
 
+    scheduler_interval: float = Field(
+        30.0, validation_alias="PAYMENTS_SCHEDULER_INTERVAL", ge=0.05, le=86_400
+    )
+    autopay_max_per_day: int = Field(3, validation_alias="PAYMENTS_AUTOPAY_MAX_PER_DAY", ge=1)
+    autopay_retry_days: Annotated[list[int], NoDecode] = Field(
+        default_factory=lambda: [1, 3, 5], validation_alias="PAYMENTS_AUTOPAY_RETRY_DAYS"
+    )
+    autopay_return_url: str | None = Field(None, validation_alias="PAYMENTS_AUTOPAY_RETURN_URL")
+
     @field_validator("stripe_webhook_secret", mode="before")
     @classmethod
     def _split_secrets(cls, value: Any) -> Any:
@@ -118,6 +127,20 @@ class Settings(BaseSettings):
     def _split_hosts(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip().lower() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("autopay_retry_days", mode="before")
+    @classmethod
+    def _split_days(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [int(part) for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("autopay_retry_days")
+    @classmethod
+    def _increasing(cls, value: list[int]) -> list[int]:
+        if any(day < 0 for day in value) or value != sorted(value):
+            raise ValueError("retry days must be increasing whole numbers of days, e.g. 1,3,5")
         return value
 
     @field_validator("currency")
@@ -164,6 +187,11 @@ class Settings(BaseSettings):
     @property
     def webhook_secrets(self) -> list[str]:
         return [secret.get_secret_value() for secret in self.stripe_webhook_secret]
+
+    @property
+    def autopay_return_page(self) -> str:
+        """Where a customer lands after authenticating an autopay charge."""
+        return self.autopay_return_url or f"{self.server_url}/"
 
     def package(self, package_id: str) -> CreditPackage | None:
         return next((p for p in self.credit_packages if p.id == package_id), None)

@@ -10,7 +10,9 @@ class) to the member of a mutation's result union, whose GraphQL type keeps the 
     ├── NotFound                      something that does not exist (or is not yours)
     │   ├── PaymentNotFound           no such payment
     │   ├── PackageNotFound           no such credit package
-    │   └── OrderNotFound             no escrow payment for the order
+    │   ├── OrderNotFound             no escrow payment for the order
+    │   ├── PaymentMethodNotFound     no such saved card of the user's
+    │   └── AutopayNotFound           the user has no autopay
     ├── IdempotencyKeyReused          an idempotency key reused with a different input
     ├── WrongPaymentStatus            the payment's status does not allow the operation
     ├── NothingLeftToRefund           the payment is refunded in full already
@@ -81,6 +83,14 @@ class PackageNotFound(NotFound):
 
 
 class OrderNotFound(NotFound):
+    pass
+
+
+class PaymentMethodNotFound(NotFound):
+    pass
+
+
+class AutopayNotFound(NotFound):
     pass
 
 

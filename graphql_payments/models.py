@@ -1,6 +1,7 @@
 """Every table, imported in one place so metadata and migrations see them all."""
 
-from graphql_payments.customers.models import Customer
+from graphql_payments.autopay.models import Autopay, AutopayPeriod
+from graphql_payments.customers.models import Customer, SavedPaymentMethod
 from graphql_payments.db import Base
 from graphql_payments.idempotency import IdempotencyKey
 from graphql_payments.ledger.models import CreditEntry
@@ -11,6 +12,8 @@ from graphql_payments.webhooks.models import WebhookEvent
 metadata = Base.metadata
 
 __all__ = [
+    "Autopay",
+    "AutopayPeriod",
     "CreditEntry",
     "Customer",
     "Dispute",
@@ -18,6 +21,7 @@ __all__ = [
     "Payment",
     "PaymentFailure",
     "Refund",
+    "SavedPaymentMethod",
     "WebhookEvent",
     "metadata",
 ]

@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from graphql_payments.autopay.service import AutopayService
+from graphql_payments.clock import Clock, RemoteSandboxClock, SandboxClock, SystemClock
 from graphql_payments.config import Settings
 from graphql_payments.credits.service import CreditService
+from graphql_payments.customers.service import PaymentMethodService
 from graphql_payments.db import Database
 from graphql_payments.escrow.service import EscrowService
 from graphql_payments.gateway import PaymentGateway, StripeGateway
@@ -30,6 +33,9 @@ class Services:
     escrow: EscrowService
     refunds: RefundService
     inbox: WebhookInbox
+    payment_methods: PaymentMethodService
+    autopay: AutopayService
+    clock: Clock
     sandbox: Sandbox | None = None
 
     @classmethod
@@ -44,20 +50,43 @@ class Services:
         port: PaymentGateway = gateway
         payments = PaymentService(db, port)
         refunds = RefundService(db, port, payments)
+        credits = CreditService(db, port, settings)
+        clock = _clock(settings, sandbox)
+        payment_methods = PaymentMethodService(db, port, settings)
+        autopay = AutopayService(
+            db, port, settings, credits=credits, payments=payments, clock=clock
+        )
+        payment_methods.listeners.append(autopay.cards_changed)
+        credits.consumption_listeners.append(autopay.nudge)
         return cls(
             settings=settings,
             db=db,
             gateway=gateway,
             payments=payments,
-            credits=CreditService(db, port, settings),
+            credits=credits,
             escrow=EscrowService(db, port, settings, payments, refunds),
             refunds=refunds,
-            inbox=WebhookInbox(db, settings, EventHandlers(payments, refunds)),
+            inbox=WebhookInbox(
+                db, settings, EventHandlers(payments, refunds, payment_methods, autopay)
+            ),
+            payment_methods=payment_methods,
+            autopay=autopay,
+            clock=clock,
             sandbox=sandbox,
         )
 
     async def aclose(self) -> None:
+        await self.autopay.aclose()
         await self.gateway.aclose()
         if self.sandbox is not None:
             await self.sandbox.aclose()
         await self.db.dispose()
+
+
+def _clock(settings: Settings, sandbox: Sandbox | None) -> Clock:
+    """The sandbox's clock in sandbox mode (in this process or behind STRIPE_API_BASE)."""
+    if sandbox is not None:
+        return SandboxClock(sandbox.clock.now)
+    if settings.stripe_api_base and settings.stripe_key.startswith(("sk_test_", "rk_test_")):
+        return RemoteSandboxClock(settings.stripe_api_base)
+    return SystemClock()

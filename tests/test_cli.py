@@ -182,3 +182,19 @@ async def test_the_sandbox_runs_alone_as_a_stripe_stand_in(sandbox_server: str) 
         assert fetched.email == "a@example.com"
     finally:
         await http_client.aclose()
+
+
+def test_autopay_run_sweeps_once_and_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given: a fresh database, nothing due
+    monkeypatch.setenv("PAYMENTS_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'cron.db'}")
+
+    # when
+    code = main(["autopay", "run"])
+
+    # then
+    assert code == 0
+    assert capsys.readouterr().out.strip() == (
+        "autopay sweep: 0 due, 0 charged, 0 succeeded, 0 declined, 0 need the customer"
+    )

@@ -18,7 +18,7 @@ from graphql_payments.ledger import invariants
 from graphql_payments.payments.states import PAID_STATUSES
 
 PACKAGE = Path(__file__).resolve().parent.parent / "graphql_payments"
-DOMAINS = ("credits", "customers", "escrow", "payments", "refunds")
+DOMAINS = ("autopay", "credits", "customers", "escrow", "payments", "refunds")
 LEVEL = ("ledger", *DOMAINS)
 GRAPHQL_MODULES = frozenset({"types.py", "queries.py", "mutations.py", "loaders.py"})
 

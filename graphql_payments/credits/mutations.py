@@ -1,10 +1,18 @@
-"""Credit mutations: `checkout`."""
+"""Credit mutations: `checkout`, `consumeCredits`."""
 
 from __future__ import annotations
 
 import strawberry
 
-from graphql_payments.credits.types import CheckoutInput, CheckoutResult, CheckoutSuccess
+from graphql_payments.credits.types import (
+    CheckoutInput,
+    CheckoutResult,
+    CheckoutSuccess,
+    ConsumeCreditsInput,
+    ConsumeCreditsResult,
+    ConsumeCreditsSuccess,
+    CreditEntry,
+)
 from graphql_payments.graphql import permissions
 from graphql_payments.graphql.context import Info
 from graphql_payments.graphql.errors import mutation
@@ -24,3 +32,19 @@ class CreditMutations:
             checkout_url=outcome.checkout_url,
             session_id=outcome.session_id,
         )
+
+    @mutation(
+        description=(
+            "Admins and trusted services: spend a user's credits. The balance never goes below "
+            "zero through this mutation."
+        )
+    )
+    async def consume_credits(self, info: Info, input: ConsumeCreditsInput) -> ConsumeCreditsResult:
+        permissions.admin(info)
+        done = await info.context.services.credits.consume(
+            input.user_id,
+            credits=input.credits,
+            reference=input.reference,
+            idempotency_key=input.idempotency_key,
+        )
+        return ConsumeCreditsSuccess(balance=done.balance, entry=CreditEntry.of(done.entry))

@@ -1,12 +1,21 @@
-"""Credit queries: `creditPackages` (public) and `me`."""
+"""Credit queries: `creditPackages` (public), `me` and `creditHistory`."""
 
 from __future__ import annotations
 
 import strawberry
 
-from graphql_payments.credits.types import CreditPackage
+from graphql_payments.credits.types import CreditEntry, CreditPackage
 from graphql_payments.graphql import permissions
 from graphql_payments.graphql.context import Info
+from graphql_payments.graphql.errors import client_error
+from graphql_payments.graphql.pagination import (
+    Connection,
+    Edge,
+    PageInfo,
+    clamp_first,
+    decode_cursor,
+    encode_cursor,
+)
 
 
 @strawberry.type(description="The caller.")
@@ -29,3 +38,38 @@ class CreditQueries:
     def me(self, info: Info) -> Me:
         viewer = permissions.viewer(info)
         return Me(user_id=viewer.require_user_id(), role=viewer.role)
+
+    @strawberry.field(
+        description=(
+            "Your credit ledger, newest first: purchases and autopay grants, consumption, "
+            "refunds taken back, disputes held and released (admins may pass userId)."
+        )
+    )
+    async def credit_history(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        user_id: str | None = None,
+    ) -> Connection[CreditEntry]:
+        target = permissions.acting_for(info, user_id)
+        cursor = None
+        if after:
+            moment, raw_id = decode_cursor(after)
+            if not raw_id.isdigit():
+                raise client_error("Invalid cursor in 'after'.", "BAD_USER_INPUT")
+            cursor = (moment, int(raw_id))
+        page = await info.context.services.credits.history(
+            target, first=clamp_first(first), after=cursor
+        )
+        edges = [
+            Edge(cursor=encode_cursor(e.created_at, str(e.id)), node=CreditEntry.of(e))
+            for e in page.entries
+        ]
+        return Connection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None
+            ),
+            total_count=page.total,
+        )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from math import gcd
 
@@ -10,10 +12,11 @@ from graphql_payments import idempotency, validation
 from graphql_payments.config import CreditPackage, Settings
 from graphql_payments.customers.service import ensure_customer
 from graphql_payments.db import Database
-from graphql_payments.errors import InvalidInput, PackageNotFound
+from graphql_payments.errors import InsufficientCredits, InvalidInput, PackageNotFound
 from graphql_payments.gateway import PAYMENT_ID_KEY, PaymentGateway
 from graphql_payments.ledger import invariants
 from graphql_payments.ledger import repository as ledger
+from graphql_payments.ledger.models import CreditEntry
 from graphql_payments.money import exponent, format_amount
 from graphql_payments.payments import repository as payments
 from graphql_payments.payments.models import Payment, PaymentKind, PaymentStatus, new_payment_id
@@ -41,6 +44,23 @@ class CheckoutRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class Consumption:
+    balance: int
+    entry: CreditEntry
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    entries: list[CreditEntry]
+    has_next: bool
+    total: int
+
+
+# Told the user whose credits were spent (the autopay threshold trigger listens).
+ConsumptionListener = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
 class CheckoutOutcome:
     payment: Payment
     checkout_url: str
@@ -52,6 +72,7 @@ class CreditService:
         self.db = db
         self.gateway = gateway
         self.settings = settings
+        self.consumption_listeners: list[ConsumptionListener] = []
 
     def packages(self) -> list[CreditPackage]:
         return list(self.settings.credit_packages)
@@ -186,6 +207,53 @@ class CreditService:
     async def balance(self, user_id: str) -> int:
         async with self.db.reading() as session:
             return await ledger.balance(session, user_id)
+
+    async def consume(
+        self, user_id: str, *, credits: int, reference: str, idempotency_key: str
+    ) -> Consumption:
+        """Spend credits: one CONSUMPTION entry; the same key returns the same entry. The
+        balance never goes below zero: spending transactions of a user are serialized."""
+        key = idempotency.check_key(idempotency_key)
+        user_id = user_id.strip()
+        if not user_id or len(user_id) > 128:
+            raise InvalidInput("userId must be 1 to 128 characters.", field="userId")
+        if credits <= 0:
+            raise InvalidInput("credits must be a positive number.", field="credits")
+        reference = validation.required_text(reference, "reference")
+        keyed = idempotency.Request(
+            "consume",
+            user_id,
+            key,
+            idempotency.request_hash({"credits": credits, "ref": reference}),
+        )
+        async with self.db.transaction() as session:
+            await ledger.lock_balance(session, user_id)
+            entry = await ledger.add_consumption(
+                session, user_id=user_id, credits=credits, reference=reference
+            )
+            claim = await idempotency.get_or_claim(session, keyed, new_id=str(entry.id))
+            if not claim.created:  # the key spent already: answer with that entry
+                await session.delete(entry)
+                await session.flush()
+                earlier = await ledger.entry(session, int(claim.resource_id))
+                assert earlier is not None
+                return Consumption(await ledger.balance(session, user_id), earlier)
+            left = await ledger.balance(session, user_id)
+            if left < 0:  # raising rolls back the entry and the key
+                raise InsufficientCredits(
+                    f"The user holds {left + credits} credits; {credits} cannot be spent."
+                )
+            outcome = Consumption(left, entry)
+        for listener in self.consumption_listeners:
+            listener(user_id)
+        return outcome
+
+    async def history(
+        self, user_id: str, *, first: int, after: tuple[dt.datetime, int] | None
+    ) -> HistoryPage:
+        async with self.db.reading() as session:
+            rows, has_next, total = await ledger.history(session, user_id, first=first, after=after)
+        return HistoryPage(rows, has_next, total)
 
     async def verify_ledger(self) -> list[str]:
         return await invariants.verify(self.db)

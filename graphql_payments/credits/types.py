@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 import strawberry
@@ -10,11 +11,14 @@ from graphql_payments import config
 from graphql_payments.credits.service import CheckoutRequest
 from graphql_payments.graphql.errors import (
     IdempotencyError,
+    InsufficientCreditsError,
     NotFoundError,
     PaymentProviderError,
     ValidationError,
 )
 from graphql_payments.graphql.types import Money
+from graphql_payments.ledger import models
+from graphql_payments.ledger.models import EntryReason
 from graphql_payments.payments.types import Payment
 
 
@@ -74,4 +78,57 @@ class CheckoutSuccess:
 CheckoutResult = Annotated[
     CheckoutSuccess | ValidationError | NotFoundError | IdempotencyError | PaymentProviderError,
     strawberry.union("CheckoutResult"),
+]
+
+
+strawberry.enum(EntryReason, description="Why credits moved.")
+
+
+@strawberry.type(description="One immutable movement of a user's credits.")
+class CreditEntry:
+    id: strawberry.ID
+    user_id: str
+    credits: int = strawberry.field(description="Credits added (positive) or taken (negative).")
+    reason: EntryReason
+    reference: str = strawberry.field(
+        description="The consumption's reference, refund or dispute id; empty for purchases."
+    )
+    payment_id: str | None
+    created_at: dt.datetime
+
+    @classmethod
+    def of(cls, entry: models.CreditEntry) -> CreditEntry:
+        return cls(
+            id=strawberry.ID(str(entry.id)),
+            user_id=entry.user_id,
+            credits=entry.delta,
+            reason=entry.reason,
+            reference=entry.reference,
+            payment_id=entry.payment_id,
+            created_at=entry.created_at,
+        )
+
+
+@strawberry.input(
+    description=(
+        "Spend a user's credits (admins and trusted services). One entry per call; the same "
+        "idempotencyKey returns the same entry."
+    )
+)
+class ConsumeCreditsInput:
+    user_id: str
+    credits: int
+    reference: str = strawberry.field(description="What the credits paid for, e.g. a job id.")
+    idempotency_key: str
+
+
+@strawberry.type
+class ConsumeCreditsSuccess:
+    balance: int = strawberry.field(description="The user's balance after this consumption.")
+    entry: CreditEntry
+
+
+ConsumeCreditsResult = Annotated[
+    ConsumeCreditsSuccess | InsufficientCreditsError | ValidationError | IdempotencyError,
+    strawberry.union("ConsumeCreditsResult"),
 ]

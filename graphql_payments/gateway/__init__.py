@@ -14,10 +14,14 @@ from graphql_payments.gateway.objects import (
     StripeAccount,
     StripeCharge,
     StripeCheckoutSession,
+    StripeCustomer,
     StripeDispute,
     StripePaymentError,
     StripePaymentIntent,
+    StripePaymentMethod,
     StripeRefund,
+    StripeSetupIntent,
+    StripeSetupSession,
     StripeTransfer,
 )
 from graphql_payments.gateway.stripe_gateway import StripeGateway, sign_webhook, verify_webhook
@@ -69,6 +73,52 @@ class PaymentGateway(Protocol):
         self, payment_intent_id: str, *, idempotency_key: str
     ) -> StripePaymentIntent: ...
 
+    async def create_setup_session(
+        self,
+        *,
+        customer_id: str,
+        currency: str,
+        success_url: str,
+        cancel_url: str,
+        metadata: dict[str, str],
+        idempotency_key: str,
+    ) -> StripeSetupSession: ...
+
+    async def retrieve_setup_intent(self, setup_intent_id: str) -> StripeSetupIntent: ...
+
+    async def retrieve_payment_method(self, payment_method_id: str) -> StripePaymentMethod: ...
+
+    async def retrieve_customer(self, customer_id: str) -> StripeCustomer: ...
+
+    async def set_default_payment_method(
+        self, customer_id: str, payment_method_id: str, *, idempotency_key: str
+    ) -> StripeCustomer: ...
+
+    async def detach_payment_method(
+        self, payment_method_id: str, *, idempotency_key: str
+    ) -> StripePaymentMethod: ...
+
+    async def charge_off_session(
+        self,
+        *,
+        amount: int,
+        currency: str,
+        customer_id: str,
+        payment_method_id: str,
+        description: str | None,
+        metadata: dict[str, str],
+        idempotency_key: str,
+    ) -> StripePaymentIntent: ...
+
+    async def confirm_on_session(
+        self,
+        payment_intent_id: str,
+        *,
+        payment_method_id: str,
+        return_url: str,
+        idempotency_key: str,
+    ) -> StripePaymentIntent: ...
+
     async def retrieve_account(self, account_id: str) -> StripeAccount: ...
 
     async def create_transfer(
@@ -107,11 +157,15 @@ __all__ = [
     "StripeAccount",
     "StripeCharge",
     "StripeCheckoutSession",
+    "StripeCustomer",
     "StripeDispute",
     "StripeGateway",
     "StripePaymentError",
     "StripePaymentIntent",
+    "StripePaymentMethod",
     "StripeRefund",
+    "StripeSetupIntent",
+    "StripeSetupSession",
     "StripeTransfer",
     "sign_webhook",
     "verify_webhook",

@@ -163,6 +163,103 @@ class StripeCheckoutSession:
 
 
 @dataclass(frozen=True, slots=True)
+class StripePaymentMethod:
+    """A saved card (other kinds keep only id, type and customer)."""
+
+    id: str
+    type: str
+    customer_id: str | None
+    brand: str | None = None
+    last4: str | None = None
+    exp_month: int | None = None
+    exp_year: int | None = None
+    created: int | None = None
+
+    @classmethod
+    def from_stripe(cls, data: Mapping[str, Any]) -> StripePaymentMethod:
+        card = data.get("card") or {}
+        details = card or data.get(str(data.get("type"))) or {}
+        return cls(
+            id=data["id"],
+            type=str(data.get("type") or "card"),
+            customer_id=_id(data.get("customer")),
+            brand=card.get("display_brand") or card.get("brand"),
+            last4=details.get("last4"),
+            exp_month=card.get("exp_month"),
+            exp_year=card.get("exp_year"),
+            created=data.get("created"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StripeSetupIntent:
+    id: str
+    status: str
+    customer_id: str | None
+    payment_method_id: str | None
+    client_secret: str | None
+    metadata: dict[str, str] = field(default_factory=dict)
+    payment_method: StripePaymentMethod | None = None
+
+    @classmethod
+    def from_stripe(cls, data: Mapping[str, Any]) -> StripeSetupIntent:
+        method = data.get("payment_method")
+        return cls(
+            id=data["id"],
+            status=data["status"],
+            customer_id=_id(data.get("customer")),
+            payment_method_id=_id(method),
+            client_secret=data.get("client_secret"),
+            metadata=_metadata(data),
+            payment_method=(
+                StripePaymentMethod.from_stripe(method) if isinstance(method, Mapping) else None
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StripeSetupSession:
+    """A Checkout Session in setup mode: the hosted page and its StripeSetupIntent."""
+
+    id: str
+    url: str | None
+    status: str | None
+    customer_id: str | None
+    setup_intent_id: str | None
+    client_secret: str | None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_stripe(cls, data: Mapping[str, Any]) -> StripeSetupSession:
+        intent = data.get("setup_intent")
+        return cls(
+            id=data["id"],
+            url=data.get("url"),
+            status=data.get("status"),
+            customer_id=_id(data.get("customer")),
+            setup_intent_id=_id(intent),
+            client_secret=intent.get("client_secret") if isinstance(intent, Mapping) else None,
+            metadata=_metadata(data),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StripeCustomer:
+    id: str
+    default_payment_method_id: str | None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_stripe(cls, data: Mapping[str, Any]) -> StripeCustomer:
+        settings = data.get("invoice_settings") or {}
+        return cls(
+            id=data["id"],
+            default_payment_method_id=_id(settings.get("default_payment_method")),
+            metadata=_metadata(data),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class StripeAccount:
     id: str
     capabilities: dict[str, str] = field(default_factory=dict)

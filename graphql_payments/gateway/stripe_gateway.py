@@ -25,8 +25,12 @@ from graphql_payments.gateway.http import StripeHTTPClient, stripe_client
 from graphql_payments.gateway.objects import (
     StripeAccount,
     StripeCheckoutSession,
+    StripeCustomer,
     StripePaymentIntent,
+    StripePaymentMethod,
     StripeRefund,
+    StripeSetupIntent,
+    StripeSetupSession,
     StripeTransfer,
 )
 
@@ -259,6 +263,124 @@ class StripeGateway:
         intent = await self._post(
             self._client.v1.payment_intents.cancel_async,
             {"cancellation_reason": "requested_by_customer"},
+            idempotency_key,
+            payment_intent_id,
+        )
+        return StripePaymentIntent.from_stripe(_as_dict(intent))
+
+    # -- saved cards and off-session payments -------------------------------------------------
+
+    async def create_setup_session(
+        self,
+        *,
+        customer_id: str,
+        currency: str,
+        success_url: str,
+        cancel_url: str,
+        metadata: Mapping[str, str],
+        idempotency_key: str,
+    ) -> StripeSetupSession:
+        """A Checkout Session in setup mode: the card is saved to the customer for off-session
+        use; the StripeSetupIntent is expanded so its client secret can serve Stripe.js too."""
+        params: dict[str, Any] = {
+            "mode": "setup",
+            "customer": customer_id,
+            "currency": currency.lower(),
+            "success_url": success_url,
+            "cancel_url": cancel_url,
+            "metadata": dict(metadata),
+            "setup_intent_data": {"metadata": dict(metadata)},
+            "expand": ["setup_intent"],
+        }
+        session = await self._post(
+            self._client.v1.checkout.sessions.create_async, params, idempotency_key
+        )
+        return StripeSetupSession.from_stripe(_as_dict(session))
+
+    async def retrieve_setup_intent(self, setup_intent_id: str) -> StripeSetupIntent:
+        intent = await self._call(
+            lambda: self._client.v1.setup_intents.retrieve_async(
+                setup_intent_id, params={"expand": ["payment_method"]}
+            )
+        )
+        return StripeSetupIntent.from_stripe(_as_dict(intent))
+
+    async def retrieve_payment_method(self, payment_method_id: str) -> StripePaymentMethod:
+        method = await self._call(
+            lambda: self._client.v1.payment_methods.retrieve_async(payment_method_id)
+        )
+        return StripePaymentMethod.from_stripe(_as_dict(method))
+
+    async def retrieve_customer(self, customer_id: str) -> StripeCustomer:
+        customer = await self._call(lambda: self._client.v1.customers.retrieve_async(customer_id))
+        return StripeCustomer.from_stripe(_as_dict(customer))
+
+    async def set_default_payment_method(
+        self, customer_id: str, payment_method_id: str, *, idempotency_key: str
+    ) -> StripeCustomer:
+        customer = await self._post(
+            self._client.v1.customers.update_async,
+            {"invoice_settings": {"default_payment_method": payment_method_id}},
+            idempotency_key,
+            customer_id,
+        )
+        return StripeCustomer.from_stripe(_as_dict(customer))
+
+    async def detach_payment_method(
+        self, payment_method_id: str, *, idempotency_key: str
+    ) -> StripePaymentMethod:
+        method = await self._post(
+            self._client.v1.payment_methods.detach_async, {}, idempotency_key, payment_method_id
+        )
+        return StripePaymentMethod.from_stripe(_as_dict(method))
+
+    async def charge_off_session(
+        self,
+        *,
+        amount: int,
+        currency: str,
+        customer_id: str,
+        payment_method_id: str,
+        description: str | None,
+        metadata: Mapping[str, str],
+        idempotency_key: str,
+    ) -> StripePaymentIntent:
+        """Charge a saved card while the customer is away (a CardDeclinedError carries the
+        StripePaymentIntent id, which stays usable for an on-session confirmation)."""
+        params: dict[str, Any] = {
+            "amount": amount,
+            "currency": currency.lower(),
+            "customer": customer_id,
+            "payment_method": payment_method_id,
+            "off_session": True,
+            "confirm": True,
+            "metadata": dict(metadata),
+            "expand": EXPAND_CHARGE["expand"],
+        }
+        if description:
+            params["description"] = description
+        intent = await self._post(
+            self._client.v1.payment_intents.create_async, params, idempotency_key
+        )
+        return StripePaymentIntent.from_stripe(_as_dict(intent))
+
+    async def confirm_on_session(
+        self,
+        payment_intent_id: str,
+        *,
+        payment_method_id: str,
+        return_url: str,
+        idempotency_key: str,
+    ) -> StripePaymentIntent:
+        """Confirm again with the customer present: a card that needs 3-D Secure answers
+        `requires_action` with the page to send the customer to."""
+        intent = await self._post(
+            self._client.v1.payment_intents.confirm_async,
+            {
+                "payment_method": payment_method_id,
+                "return_url": return_url,
+                "expand": EXPAND_CHARGE["expand"],
+            },
             idempotency_key,
             payment_intent_id,
         )

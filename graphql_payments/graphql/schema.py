@@ -23,8 +23,12 @@ from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.tools import merge_types
 
+from graphql_payments.autopay.mutations import AutopayMutations
+from graphql_payments.autopay.queries import AutopayQueries
 from graphql_payments.credits.mutations import CreditMutations
 from graphql_payments.credits.queries import CreditQueries
+from graphql_payments.customers.mutations import CustomerMutations
+from graphql_payments.customers.queries import CustomerQueries
 from graphql_payments.escrow.mutations import EscrowMutations
 from graphql_payments.graphql.errors import should_mask
 from graphql_payments.payments.queries import PaymentQueries
@@ -39,8 +43,11 @@ VALIDATION_RULES: list[type[ASTValidationRule]] = [
     alias_rule(MAX_ALIASES),
 ]
 
-Query = merge_types("Query", (CreditQueries, PaymentQueries))
-Mutation = merge_types("Mutation", (CreditMutations, EscrowMutations, RefundMutations))
+Query = merge_types("Query", (CreditQueries, PaymentQueries, CustomerQueries, AutopayQueries))
+Mutation = merge_types(
+    "Mutation",
+    (CreditMutations, EscrowMutations, RefundMutations, CustomerMutations, AutopayMutations),
+)
 
 EXTENSIONS: list[Any] = [
     lambda: ParserCache(maxsize=1000),

@@ -38,6 +38,9 @@ disputes = table(
 )
 
 CREDIT_PURCHASE = "CREDIT_PURCHASE"
+AUTOPAY = "AUTOPAY"
+# Kinds of payment that buy credits (payments.service.CREDIT_KINDS).
+CREDIT_KINDS = (CREDIT_PURCHASE, AUTOPAY)
 ESCROW = "ESCROW"
 # Payment statuses in which the customer has paid (payments.states.PAID_STATUSES).
 PAID = ("SUCCEEDED", "RELEASED", "PARTIALLY_REFUNDED", "REFUNDED", "DISPUTED")
@@ -65,7 +68,8 @@ async def verify(db: Database) -> list[str]:
 
 
 async def purchases_not_credited_once(session: AsyncSession) -> list[tuple[str, int]]:
-    """Paid credit purchases whose PURCHASE entries are not exactly one of `credits`."""
+    """Paid credit purchases and autopay top-ups whose PURCHASE entries are not exactly one of
+    `credits`."""
     credited = (
         select(
             CreditEntry.payment_id,
@@ -80,7 +84,7 @@ async def purchases_not_credited_once(session: AsyncSession) -> list[tuple[str, 
         select(payments.c.id, func.coalesce(credited.c.n, 0))
         .outerjoin(credited, credited.c.payment_id == payments.c.id)
         .where(
-            payments.c.kind == CREDIT_PURCHASE,
+            payments.c.kind.in_(CREDIT_KINDS),
             payments.c.status.in_(PAID),
             or_(credited.c.n.is_(None), credited.c.n != 1, credited.c.total != payments.c.credits),
         )
@@ -119,7 +123,7 @@ async def refunds_out_of_line(session: AsyncSession) -> list[tuple[str, int, int
             taken.c.taken,
         )
         .outerjoin(taken, taken.c.payment_id == payments.c.id)
-        .where(payments.c.kind == CREDIT_PURCHASE, payments.c.credits.is_not(None))
+        .where(payments.c.kind.in_(CREDIT_KINDS), payments.c.credits.is_not(None))
     )
     out = []
     for payment_id, credits, refunded, amount, took in (await session.execute(query)).all():

@@ -22,6 +22,7 @@ class EntryReason(enum.Enum):
     DISPUTE_HOLD = "DISPUTE_HOLD"  # - credits held while a dispute is open (reference: dispute)
     DISPUTE_RELEASED = "DISPUTE_RELEASED"  # + the held credits, when the dispute is won
     ADJUSTMENT = "ADJUSTMENT"  # a correction or a use of credits recorded by another flow
+    CONSUMPTION = "CONSUMPTION"  # - credits spent (`consumeCredits`; reference: the caller's)
 
 
 class CreditEntry(Base):

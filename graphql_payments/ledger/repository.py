@@ -1,11 +1,13 @@
-"""SQL for the credit ledger: idempotent entries and balances."""
+"""SQL for the credit ledger: idempotent entries, balances, consumption and history."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import datetime as dt
+
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from graphql_payments.db import insert_for
+from graphql_payments.db import insert_for, utcnow
 from graphql_payments.ledger.models import CreditEntry, EntryReason
 
 
@@ -49,3 +51,52 @@ async def taken_back(session: AsyncSession, payment_id: str) -> int:
         CreditEntry.reason.in_((EntryReason.REFUND, EntryReason.REFUND_RESTORED)),
     )
     return -int((await session.execute(query)).scalar_one())
+
+
+async def lock_balance(session: AsyncSession, user_id: str) -> None:
+    """Serialize the transactions that spend one user's credits until this one ends.
+
+    PostgreSQL takes a transaction-scoped advisory lock on the user; SQLite write transactions
+    are serialized already (`BEGIN IMMEDIATE`).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(select(func.pg_advisory_xact_lock(func.hashtext(user_id))))
+
+
+async def add_consumption(
+    session: AsyncSession, *, user_id: str, credits: int, reference: str
+) -> CreditEntry:
+    entry = CreditEntry(
+        user_id=user_id,
+        delta=-credits,
+        reason=EntryReason.CONSUMPTION,
+        payment_id=None,
+        reference=reference,
+        created_at=utcnow(),
+    )
+    session.add(entry)
+    await session.flush()
+    return entry
+
+
+async def entry(session: AsyncSession, entry_id: int) -> CreditEntry | None:
+    return await session.get(CreditEntry, entry_id)
+
+
+async def history(
+    session: AsyncSession, user_id: str, *, first: int, after: tuple[dt.datetime, int] | None
+) -> tuple[list[CreditEntry], bool, int]:
+    """A user's entries, newest first (keyset on created_at, id), and how many there are."""
+    query = select(CreditEntry).where(CreditEntry.user_id == user_id)
+    if after is not None:
+        created_at, entry_id = after
+        query = query.where(
+            or_(
+                CreditEntry.created_at < created_at,
+                and_(CreditEntry.created_at == created_at, CreditEntry.id < entry_id),
+            )
+        )
+    query = query.order_by(CreditEntry.created_at.desc(), CreditEntry.id.desc()).limit(first + 1)
+    rows = list((await session.execute(query)).scalars())
+    total = select(func.count(CreditEntry.id)).where(CreditEntry.user_id == user_id)
+    return rows[:first], len(rows) > first, int((await session.execute(total)).scalar_one())

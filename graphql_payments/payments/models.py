@@ -25,6 +25,7 @@ from graphql_payments.db import Base, UTCDateTime, utcnow
 class PaymentKind(enum.Enum):
     CREDIT_PURCHASE = "CREDIT_PURCHASE"
     ESCROW = "ESCROW"
+    AUTOPAY = "AUTOPAY"
 
 
 class PaymentStatus(enum.Enum):
@@ -89,6 +90,12 @@ class Payment(Base):
     stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     stripe_charge_id: Mapped[str | None] = mapped_column(String(255))
     checkout_url: Mapped[str | None] = mapped_column(Text)
+    # Where the customer finishes a payment that needs them (3-D Secure), and the secret
+    # Stripe.js takes for the same; set while the payment is REQUIRES_ACTION.
+    next_action_url: Mapped[str | None] = mapped_column(Text)
+    client_secret: Mapped[str | None] = mapped_column(String(255))
+    # Autopay: which autopay charged this payment.
+    autopay_id: Mapped[str | None] = mapped_column(String(40), index=True)
     receipt_url: Mapped[str | None] = mapped_column(Text)
 
     # Escrow: the order, the runner who is paid on release, and what was captured and moved.

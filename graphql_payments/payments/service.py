@@ -113,6 +113,9 @@ async def find_locked(
     return None
 
 
+# Kinds of payment that buy credits, granted through the ledger once paid.
+CREDIT_KINDS = frozenset({PaymentKind.CREDIT_PURCHASE, PaymentKind.AUTOPAY})
+
 # Statuses in which Stripe may know more than we do yet.
 WAITING_FOR_STRIPE = frozenset({PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION})
 
@@ -196,6 +199,10 @@ class PaymentService:
     def __init__(self, db: Database, gateway: PaymentGateway) -> None:
         self.db = db
         self.gateway = gateway
+
+    async def get(self, payment_id: str) -> Payment | None:
+        async with self.db.reading() as session:
+            return await repository.get(session, payment_id)
 
     async def status(
         self,
@@ -423,12 +430,13 @@ class PaymentService:
             payment, PaymentStatus.SUCCEEDED, cause=cause
         ):
             payment.failure_code = payment.decline_code = payment.failure_message = None
+            payment.next_action_url = payment.client_secret = None
         if payment.status in PAID_STATUSES:
             await self._fulfil(session, payment)
 
     @staticmethod
     async def _fulfil(session: AsyncSession, payment: Payment) -> None:
-        if payment.kind is PaymentKind.CREDIT_PURCHASE and payment.credits:
+        if payment.kind in CREDIT_KINDS and payment.credits:
             await ledger.add_entry(
                 session,
                 user_id=payment.user_id,

@@ -18,6 +18,13 @@ from its totals by `settled_status`: PARTIALLY_REFUNDED or REFUNDED by what was 
 (refunds plus lost disputes), DISPUTED while a dispute is open. A refund that fails after it
 succeeded moves the payment back to what its totals say; that is the one way back.
 
+Autopay (an off-session charge of a saved card; after a paid charge, as a credit purchase):
+
+    PENDING ──paid────────────────────────────► SUCCEEDED
+       │ ├──declined──────────────────────────► FAILED
+       │ └──authentication_required──► REQUIRES_ACTION ──customer authenticates──► SUCCEEDED
+       └──────────────────────────────────────────┴──superseded by a retry─────► CANCELED
+
 Escrow (manual capture, then a Connect transfer to the runner):
 
     PENDING ──► REQUIRES_ACTION ──► AUTHORIZED ──release──► RELEASED ──revert──► REVERTED
@@ -44,6 +51,16 @@ TRANSITIONS: dict[PaymentKind, dict[PaymentStatus, frozenset[PaymentStatus]]] = 
         S.DISPUTED: frozenset({S.SUCCEEDED, S.PARTIALLY_REFUNDED, S.REFUNDED}),
         S.FAILED: frozenset(),
         S.EXPIRED: frozenset(),
+        S.CANCELED: frozenset(),
+    },
+    PaymentKind.AUTOPAY: {
+        S.PENDING: frozenset({S.REQUIRES_ACTION, S.SUCCEEDED, S.FAILED, S.CANCELED}),
+        S.REQUIRES_ACTION: frozenset({S.SUCCEEDED, S.FAILED, S.CANCELED}),
+        S.SUCCEEDED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED, S.DISPUTED}),
+        S.PARTIALLY_REFUNDED: frozenset({S.REFUNDED, S.DISPUTED, S.SUCCEEDED}),
+        S.REFUNDED: frozenset({S.PARTIALLY_REFUNDED, S.SUCCEEDED, S.DISPUTED}),
+        S.DISPUTED: frozenset({S.SUCCEEDED, S.PARTIALLY_REFUNDED, S.REFUNDED}),
+        S.FAILED: frozenset(),
         S.CANCELED: frozenset(),
     },
     PaymentKind.ESCROW: {

@@ -39,6 +39,15 @@ class Payment:
     stripe_payment_intent_id: str | None
     stripe_checkout_session_id: str | None
     receipt_url: str | None
+    next_action_url: str | None = strawberry.field(
+        description=(
+            "REQUIRES_ACTION: the page where the customer finishes the payment (3-D Secure)."
+        )
+    )
+    client_secret: str | None = strawberry.field(
+        description="REQUIRES_ACTION: the PaymentIntent's client secret, for Stripe.js."
+    )
+    autopay_id: str | None = strawberry.field(description="Autopay: the autopay that charged.")
     order_id: str | None = strawberry.field(description="Escrow: the marketplace order.")
     runner_id: str | None = strawberry.field(description="Escrow: who was paid on release.")
     captured_amount: Money | None = strawberry.field(description="Escrow: what was captured.")
@@ -86,6 +95,9 @@ class Payment:
             stripe_payment_intent_id=payment.stripe_payment_intent_id,
             stripe_checkout_session_id=payment.stripe_checkout_session_id,
             receipt_url=payment.receipt_url,
+            next_action_url=payment.next_action_url,
+            client_secret=payment.client_secret,
+            autopay_id=payment.autopay_id,
             order_id=payment.order_id,
             runner_id=payment.runner_id,
             captured_amount=_money(payment.captured_amount, payment.currency),

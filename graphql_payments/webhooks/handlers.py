@@ -8,19 +8,26 @@ not in the database yet (its transaction has not committed); the inbox retries t
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from graphql_payments.customers.service import PaymentMethodService
 from graphql_payments.gateway import (
     PAYMENT_ID_KEY,
     StripeCharge,
     StripeCheckoutSession,
+    StripeCustomer,
     StripeDispute,
     StripePaymentIntent,
+    StripePaymentMethod,
+    StripeSetupIntent,
     StripeTransfer,
 )
-from graphql_payments.payments.models import Payment
+from graphql_payments.payments.models import Payment, PaymentKind
 from graphql_payments.payments.service import PaymentService
 from graphql_payments.refunds.service import RefundService
+
+if TYPE_CHECKING:
+    from graphql_payments.autopay.service import AutopayService
 
 
 class NotOurs(Exception):
@@ -46,10 +53,23 @@ def _settle(found: Payment | None, obj: Mapping[str, Any]) -> None:
 
 
 class EventHandlers:
-    def __init__(self, payments: PaymentService, refunds: RefundService) -> None:
+    def __init__(
+        self,
+        payments: PaymentService,
+        refunds: RefundService,
+        payment_methods: PaymentMethodService,
+        autopay: AutopayService,
+    ) -> None:
         self.payments = payments
         self.refunds = refunds
+        self.payment_methods = payment_methods
+        self.autopay = autopay
         self.by_type: dict[str, Handler] = {
+            "payment_method.attached": self.payment_method,
+            "payment_method.updated": self.payment_method,
+            "payment_method.detached": self.payment_method_detached,
+            "customer.updated": self.customer,
+            "setup_intent.succeeded": self.setup_intent,
             "checkout.session.completed": self.checkout_session,
             "checkout.session.async_payment_succeeded": self.checkout_session,
             "checkout.session.expired": self.checkout_session,
@@ -81,9 +101,38 @@ class EventHandlers:
         await handler(event["data"]["object"])
 
     async def checkout_session(self, obj: Mapping[str, Any]) -> None:
+        checkout = StripeCheckoutSession.from_stripe(obj)
+        if obj.get("mode") == "setup":
+            setup_intent = obj.get("setup_intent")
+            intent_id = setup_intent if isinstance(setup_intent, str) else None
+            if isinstance(setup_intent, Mapping):
+                intent_id = setup_intent.get("id")
+            if obj.get("status") != "complete" or not checkout.customer_id:
+                raise NotOurs(f"setup session {obj.get('id')} saved no card")
+            if not await self.payment_methods.apply_setup_session(intent_id):
+                raise NotOurs(f"setup session {obj.get('id')} is not one of ours")
+            return
         _settle(
             await self.payments.apply_checkout_session(StripeCheckoutSession.from_stripe(obj)), obj
         )
+
+    async def payment_method(self, obj: Mapping[str, Any]) -> None:
+        method = StripePaymentMethod.from_stripe(obj)
+        if not await self.payment_methods.apply_payment_method(method, detached=False):
+            raise NotOurs(f"payment method {method.id} is not one of our customers'")
+
+    async def payment_method_detached(self, obj: Mapping[str, Any]) -> None:
+        method = StripePaymentMethod.from_stripe(obj)
+        if not await self.payment_methods.apply_payment_method(method, detached=True):
+            raise NotOurs(f"payment method {method.id} was not saved here")
+
+    async def customer(self, obj: Mapping[str, Any]) -> None:
+        if not await self.payment_methods.customer_updated(StripeCustomer.from_stripe(obj).id):
+            raise NotOurs(f"customer {obj.get('id')} is not one of ours")
+
+    async def setup_intent(self, obj: Mapping[str, Any]) -> None:
+        if not await self.payment_methods.apply_setup_intent(StripeSetupIntent.from_stripe(obj)):
+            raise NotOurs(f"setup intent {obj.get('id')} is not one of ours")
 
     async def checkout_session_failed(self, obj: Mapping[str, Any]) -> None:
         checkout = StripeCheckoutSession.from_stripe(obj)
@@ -93,7 +142,10 @@ class EventHandlers:
         _settle(found, obj)
 
     async def payment_intent(self, obj: Mapping[str, Any]) -> None:
-        _settle(await self.payments.apply_payment_intent(StripePaymentIntent.from_stripe(obj)), obj)
+        found = await self.payments.apply_payment_intent(StripePaymentIntent.from_stripe(obj))
+        _settle(found, obj)
+        if found is not None and found.kind is PaymentKind.AUTOPAY:
+            await self.autopay.payment_settled(found)
 
     async def charge(self, obj: Mapping[str, Any]) -> None:
         _settle(await self.payments.apply_charge(StripeCharge.from_stripe(obj)), obj)

@@ -1,0 +1,1 @@
+"""Autopay: monthly and low-balance top-ups charged to a saved card."""

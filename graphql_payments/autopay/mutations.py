@@ -1,0 +1,28 @@
+"""Autopay mutation: `autopay`."""
+
+from __future__ import annotations
+
+import strawberry
+
+from graphql_payments.autopay.types import Autopay, AutopayInput, AutopayResult, AutopaySuccess
+from graphql_payments.graphql import permissions
+from graphql_payments.graphql.context import Info
+from graphql_payments.graphql.errors import mutation
+
+
+@strawberry.type
+class AutopayMutations:
+    @mutation(
+        description=(
+            "Set up, change, re-enable or turn off your automatic top-ups. Re-enabling (or "
+            "another card) resumes a paused autopay."
+        )
+    )
+    async def autopay(self, info: Info, input: AutopayInput) -> AutopayResult:
+        user_id = permissions.viewer(info).require_user_id()
+        service = info.context.services.autopay
+        await service.configure(user_id, input.to_request())
+        found = await service.view(user_id)
+        assert found is not None
+        autopay, card = found
+        return AutopaySuccess(autopay=Autopay.of(autopay, card=card))
