@@ -20,9 +20,5 @@ class AutopayMutations:
     )
     async def autopay(self, info: Info, input: AutopayInput) -> AutopayResult:
         user_id = permissions.viewer(info).require_user_id()
-        service = info.context.services.autopay
-        await service.configure(user_id, input.to_request())
-        found = await service.view(user_id)
-        assert found is not None
-        autopay, card = found
+        autopay, card = await info.context.services.autopay.configure(user_id, input.to_request())
         return AutopaySuccess(autopay=Autopay.of(autopay, card=card))

@@ -178,8 +178,14 @@ class AutopayService:
 
     # -- settings ------------------------------------------------------------------------------
 
-    async def configure(self, user_id: str, request: AutopayRequest) -> Autopay:
-        """Create, change, re-enable or disable the user's autopay."""
+    async def configure(self, user_id: str, request: AutopayRequest) -> tuple[Autopay, str | None]:
+        """Create, change, re-enable or disable the user's autopay; it and its card after."""
+        await self._configure(user_id, request)
+        found = await self.view(user_id)
+        assert found is not None
+        return found
+
+    async def _configure(self, user_id: str, request: AutopayRequest) -> Autopay:
         key = idempotency.check_key(request.idempotency_key)
         if not request.enabled:
             return await self._disable(user_id, key)

@@ -64,7 +64,20 @@ async def verify(db: Database) -> list[str]:
             )
         problems.extend(await refund_totals_out_of_line(session))
         problems.extend(await disputes_out_of_line(session))
+        problems.extend(await consumption_out_of_line(session))
     return problems
+
+
+async def consumption_out_of_line(session: AsyncSession) -> list[str]:
+    """Consumption entries that add credits or belong to a payment."""
+    query = select(CreditEntry.id, CreditEntry.user_id).where(
+        CreditEntry.reason == EntryReason.CONSUMPTION,
+        or_(CreditEntry.delta >= 0, CreditEntry.payment_id.is_not(None)),
+    )
+    return [
+        f"consumption entry {entry_id} of {user_id} does not take credits away"
+        for entry_id, user_id in (await session.execute(query)).all()
+    ]
 
 
 async def purchases_not_credited_once(session: AsyncSession) -> list[tuple[str, int]]:
