@@ -49,6 +49,7 @@ from graphql_payments.clock import Clock
 from graphql_payments.config import Settings
 from graphql_payments.credits.service import CreditService
 from graphql_payments.customers import repository as customers
+from graphql_payments.customers.models import SavedPaymentMethod
 from graphql_payments.db import Database, utcnow
 from graphql_payments.errors import (
     AutopayNotFound,
@@ -168,17 +169,19 @@ class AutopayService:
         async with self.db.reading() as session:
             return await repository.for_user(session, user_id)
 
-    async def view(self, user_id: str) -> tuple[Autopay, str | None] | None:
+    async def view(self, user_id: str) -> tuple[Autopay, SavedPaymentMethod | None] | None:
         """The user's autopay and the card it charges (None when it has none)."""
         async with self.db.reading() as session:
             autopay = await repository.for_user(session, user_id)
             if autopay is None:
                 return None
-            return autopay, await self._card(session, autopay)
+            return autopay, await self._saved_card(session, autopay)
 
     # -- settings ------------------------------------------------------------------------------
 
-    async def configure(self, user_id: str, request: AutopayRequest) -> tuple[Autopay, str | None]:
+    async def configure(
+        self, user_id: str, request: AutopayRequest
+    ) -> tuple[Autopay, SavedPaymentMethod | None]:
         """Create, change, re-enable or disable the user's autopay; it and its card after."""
         await self._configure(user_id, request)
         found = await self.view(user_id)
@@ -311,16 +314,21 @@ class AutopayService:
         self.nudge(user_id)
 
     async def _card(self, session: AsyncSession, autopay: Autopay) -> str | None:
+        card = await self._saved_card(session, autopay)
+        return card.id if card is not None else None
+
+    async def _saved_card(
+        self, session: AsyncSession, autopay: Autopay
+    ) -> SavedPaymentMethod | None:
         """The card to charge: the autopay's own while saved, else the customer's default."""
         if autopay.payment_method_id is not None:
             own = await customers.method(
                 session, autopay.payment_method_id, user_id=autopay.user_id
             )
             if own is not None:
-                return own.id
+                return own
             autopay.payment_method_id = None
-        default = await customers.default_method(session, autopay.user_id)
-        return default.id if default is not None else None
+        return await customers.default_method(session, autopay.user_id)
 
     @staticmethod
     def _pause(autopay: Autopay, reason: PausedReason, *, card: str | None) -> None:

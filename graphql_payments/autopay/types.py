@@ -10,6 +10,8 @@ import strawberry
 from graphql_payments.autopay import models
 from graphql_payments.autopay.models import AutopayStatus, PausedReason
 from graphql_payments.autopay.service import AutopayRequest
+from graphql_payments.customers.models import SavedPaymentMethod
+from graphql_payments.customers.types import PaymentMethod
 from graphql_payments.graphql.context import Info
 from graphql_payments.graphql.errors import (
     IdempotencyError,
@@ -36,8 +38,8 @@ class Autopay:
     below_balance: int | None = strawberry.field(
         description="Also whenever the balance falls below this many credits."
     )
-    payment_method: str | None = strawberry.field(
-        description="The card charged (pm_...): the autopay's own, else the default card."
+    payment_method: PaymentMethod | None = strawberry.field(
+        description="The card charged: the autopay's own, else the default card."
     )
     status: AutopayStatus
     paused_reason: PausedReason | None
@@ -58,7 +60,7 @@ class Autopay:
         return Payment.of(payment) if payment is not None else None
 
     @classmethod
-    def of(cls, autopay: models.Autopay, *, card: str | None) -> Autopay:
+    def of(cls, autopay: models.Autopay, *, card: SavedPaymentMethod | None) -> Autopay:
         return cls(
             id=strawberry.ID(autopay.id),
             enabled=autopay.enabled,
@@ -67,7 +69,7 @@ class Autopay:
             amount=Money.of(autopay.amount, autopay.currency),
             day_of_month=autopay.day_of_month,
             below_balance=autopay.below_balance,
-            payment_method=card,
+            payment_method=PaymentMethod.of(card) if card is not None else None,
             status=autopay.status,
             paused_reason=autopay.paused_reason,
             next_charge_at=autopay.next_charge_at,

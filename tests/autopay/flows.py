@@ -74,7 +74,7 @@ query($first: Int, $after: String, $userId: String) {
 
 AUTOPAY_FIELDS = """
   id enabled credits packageId amount { amount currency } dayOfMonth belowBalance
-  paymentMethod status pausedReason nextChargeAt retryAt failureCount
+  paymentMethod { id last4 isDefault } status pausedReason nextChargeAt retryAt failureCount
   lastPayment {
     id kind status credits amount { amount currency } failureCode declineCode
     nextActionUrl clientSecret stripePaymentIntentId autopayId

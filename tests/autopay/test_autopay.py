@@ -103,7 +103,8 @@ async def test_monthly_autopay_on_day_31_runs_on_the_last_day_of_february(
         100,
         {"amount": 1000, "currency": "USD"},
     )
-    assert settings["paymentMethod"].startswith("pm_")
+    assert settings["paymentMethod"]["id"].startswith("pm_")
+    assert settings["paymentMethod"]["last4"] == "4242"
     assert await balance(gql) == 0
 
     # when: January 31st comes
@@ -229,7 +230,7 @@ async def test_a_decline_is_retried_on_schedule_then_paused_then_resumed_by_a_ne
         0,
         None,
     )
-    assert resumed["paymentMethod"] == fresh
+    assert resumed["paymentMethod"]["id"] == fresh
     assert resumed["lastPayment"]["status"] == "SUCCEEDED"
     assert await balance(gql) == 100
 
@@ -280,14 +281,14 @@ async def test_removing_cards_falls_back_to_the_default_then_pauses(
     result = await set_autopay(
         gql, packageId="basic", dayOfMonth=15, paymentMethodId=other, idempotencyKey="r-1"
     )
-    assert result["autopay"]["paymentMethod"] == other
+    assert result["autopay"]["paymentMethod"]["id"] == other
 
     # when: that card is removed
     await gql.data(REMOVE, {"input": {"paymentMethodId": other}}, headers=as_user("alice"))
     await settle(services)
 
     # then: the default card is charged
-    assert (await autopay(gql))["paymentMethod"] == default
+    assert (await autopay(gql))["paymentMethod"]["id"] == default
     await advance_to(services, _at(year, 1, 15, 1))
     charged = sandbox.objects("payment_intent")[-1]
     assert charged["payment_method"] == default
