@@ -3,6 +3,7 @@ retries, authentication, and card removal. Time moves with the sandbox clock."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
 from typing import Any
@@ -10,6 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
+from graphql_payments.app import create_app
+from graphql_payments.config import Settings
 from graphql_payments.payments import repository as payments_repository
 from graphql_payments.sandbox import Sandbox
 from graphql_payments.services import Services
@@ -425,3 +428,31 @@ async def test_another_card_replaces_a_charge_waiting_for_authentication(
     assert stripe_side.status == "canceled"
     assert (await autopay(gql))["status"] == "ACTIVE"
     assert await balance(gql) == 100
+
+
+async def test_the_server_sweeps_every_scheduler_interval(settings: Settings) -> None:
+    # given: a server process whose scheduler sweeps every 0.05 s, and a monthly autopay
+    app = create_app(settings.model_copy(update={"scheduler_interval": 0.05}))
+    services: Services = app.state.services
+    assert services.sandbox is not None
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://payments.test") as http,
+    ):
+        gql = GraphQLClient(http)
+        await save_card(gql, http, services)
+        await set_autopay(gql, packageId="basic", dayOfMonth=5, idempotencyKey="i-1")
+        due = _at(sandbox_now(services.sandbox).year + 1, 1, 5, 1)
+
+        # when: time passes with nobody telling the server (the bare clock moves)
+        services.sandbox.clock.advance(int(due.timestamp()) - services.sandbox.clock.now())
+        for _ in range(200):
+            if await balance(gql) == 100:
+                break
+            await asyncio.sleep(0.05)
+        await settle(services)
+
+        # then
+        assert await balance(gql) == 100
+        assert [p["status"] for p in await autopay_payments(gql)] == ["SUCCEEDED"]
