@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphql_payments.autopay.models import Autopay, AutopayPeriod, AutopayStatus, Trigger
 from graphql_payments.db import insert_for
+from graphql_payments.ledger.models import CreditEntry
 from graphql_payments.payments.models import Payment, PaymentKind, PaymentStatus
 
 IN_FLIGHT = (PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION)
@@ -29,7 +30,13 @@ async def claim_row(session: AsyncSession, autopay_id: str) -> Autopay | None:
 
 
 async def due(session: AsyncSession, now: dt.datetime, *, limit: int = 500) -> list[str]:
-    """Autopays that may have something to charge now."""
+    """Autopays that may have something to charge now: a monthly top-up due, a balance below
+    the threshold, or a retry due."""
+    balance = (
+        select(func.coalesce(func.sum(CreditEntry.delta), 0))
+        .where(CreditEntry.user_id == Autopay.user_id)
+        .scalar_subquery()
+    )
     query = (
         select(Autopay.id)
         .where(
@@ -37,7 +44,10 @@ async def due(session: AsyncSession, now: dt.datetime, *, limit: int = 500) -> l
             or_(
                 and_(
                     Autopay.status == AutopayStatus.ACTIVE,
-                    or_(Autopay.next_charge_at <= now, Autopay.below_balance.is_not(None)),
+                    or_(
+                        Autopay.next_charge_at <= now,
+                        and_(Autopay.below_balance.is_not(None), balance < Autopay.below_balance),
+                    ),
                 ),
                 and_(Autopay.status == AutopayStatus.PAST_DUE, Autopay.retry_at <= now),
             ),
