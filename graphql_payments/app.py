@@ -22,15 +22,14 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
-from strawberry.asgi import GraphQL
 
 from graphql_payments import __version__, maintenance
 from graphql_payments.autopay import scheduler
 from graphql_payments.config import Settings
 from graphql_payments.db import Database
 from graphql_payments.gateway import StripeGateway
-from graphql_payments.graphql.context import Context
-from graphql_payments.graphql.schema import schema
+from graphql_payments.graphql.view import GraphQLApp
+from graphql_payments.ratelimit import RateLimiter
 from graphql_payments.services import Services
 from graphql_payments.webhooks.routes import stripe_webhook
 
@@ -38,15 +37,6 @@ log = logging.getLogger(__name__)
 
 SANDBOX_PREFIX = "/_sandbox"
 SANDBOX_INTERNAL_BASE = "http://sandbox.internal"
-
-
-class GraphQLApp(GraphQL[Context, None]):
-    def __init__(self, services: Services) -> None:
-        super().__init__(schema, graphql_ide="graphiql")
-        self.services = services
-
-    async def get_context(self, request: Any, response: Any) -> Context:
-        return Context(request, response, self.services)
 
 
 async def health(request: Request) -> JSONResponse:
@@ -83,7 +73,12 @@ def build_services(settings: Settings) -> Services:
     if not settings.stripe_webhook_secret:
         generated = "whsec_" + secrets.token_hex(24)
         settings = settings.model_copy(update={"stripe_webhook_secret": [SecretStr(generated)]})
-    sandbox = Sandbox(public_url=settings.server_url + SANDBOX_PREFIX)
+    # The control API and index answer loopback callers, or callers with an explicitly
+    # configured STRIPE_SECRET_KEY (never the well-known default key).
+    sandbox = Sandbox(
+        public_url=settings.server_url + SANDBOX_PREFIX,
+        control_key=settings.stripe_key if settings.stripe_secret_key is not None else None,
+    )
     gateway = StripeGateway.create(
         settings.stripe_key,
         api_base=SANDBOX_INTERNAL_BASE,
@@ -102,6 +97,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     """The application for `settings` (read from the environment when None)."""
     settings = settings or Settings.load()
     services = build_services(settings)
+    limiter = RateLimiter(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -127,10 +123,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             for worker in workers:
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker
+            await limiter.aclose()
             await services.aclose()
 
     routes: list[Route | Mount] = [
-        Route("/graphql", GraphQLApp(services), methods=["GET", "POST"]),
+        # Every method reaches the view, so that a wrong one is answered in JSON too.
+        Route("/graphql", GraphQLApp(services, limiter)),
         Route("/webhooks/stripe", stripe_webhook, methods=["POST"]),
         Route("/health", health, methods=["GET"]),
     ]
@@ -138,6 +136,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes.append(Mount(SANDBOX_PREFIX, app=services.sandbox.app))
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.services = services
+    app.state.limiter = limiter
     app.state.inbox = services.inbox
     if services.sandbox is not None:
         services.sandbox.add_webhook_endpoint(

@@ -7,6 +7,7 @@ With no `STRIPE_SECRET_KEY` the server runs against its built-in Stripe sandbox.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,6 +19,33 @@ from graphql_payments.errors import SettingsConflict
 from graphql_payments.money import format_amount, normalize_currency
 
 SANDBOX_API_KEY = "sk_test_sandbox"
+MIN_SECRET_LENGTH = 16
+MIN_HS256_KEY_BYTES = 32
+DEFAULT_MAX_QUERY_COST = 10_000
+
+# Rate limits in the `limits` library's notation, per kind (see the README's "Security").
+DEFAULT_RATE_LIMITS: dict[str, str] = {
+    "ip": "300/minute",
+    "user": "120/minute",
+    "stripe": "10/minute;60/hour",
+    "auth": "10/minute",
+    "service": "6000/minute",
+}
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _split(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
 
 
 class CreditPackage(BaseModel):
@@ -115,11 +143,97 @@ class Settings(BaseSettings):
     )
     autopay_return_url: str | None = Field(None, validation_alias="PAYMENTS_AUTOPAY_RETURN_URL")
 
-    @field_validator("stripe_webhook_secret", mode="before")
+    admin_roles: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["admin"], validation_alias="PAYMENTS_ADMIN_ROLES"
+    )
+    user_roles: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["user"], validation_alias="PAYMENTS_USER_ROLES"
+    )
+    max_query_cost: int = Field(
+        DEFAULT_MAX_QUERY_COST, validation_alias="PAYMENTS_MAX_QUERY_COST", ge=1
+    )
+    max_body_bytes: int = Field(
+        1024 * 1024, validation_alias="PAYMENTS_MAX_BODY_BYTES", ge=1024, le=64 * 1024 * 1024
+    )
+    request_timeout: float = Field(15.0, validation_alias="PAYMENTS_REQUEST_TIMEOUT", gt=0, le=300)
+    rate_limits: Annotated[dict[str, str] | None, NoDecode] = Field(
+        default_factory=lambda: dict(DEFAULT_RATE_LIMITS), validation_alias="PAYMENTS_RATE_LIMITS"
+    )
+    rate_limit_storage: str = Field("memory://", validation_alias="PAYMENTS_RATE_LIMIT_STORAGE")
+    rate_limit_prefix: str = Field(
+        "graphql-payments", validation_alias="PAYMENTS_RATE_LIMIT_PREFIX", min_length=1
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias="PAYMENTS_TRUSTED_PROXIES"
+    )
+    introspection: bool = Field(True, validation_alias="PAYMENTS_INTROSPECTION")
+    graphiql: bool = Field(True, validation_alias="PAYMENTS_GRAPHIQL")
+
+    @field_validator("stripe_webhook_secret", "trusted_proxies", mode="before")
     @classmethod
-    def _split_secrets(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
+    def _split_lists(cls, value: Any) -> Any:
+        return _split(value)
+
+    @field_validator("admin_roles", "user_roles", mode="before")
+    @classmethod
+    def _split_roles(cls, value: Any) -> Any:
+        value = _split(value)
+        if isinstance(value, list):
+            return [str(role).lower() for role in value]
+        return value
+
+    @field_validator("rate_limits", mode="before")
+    @classmethod
+    def _rate_limits(cls, value: Any) -> Any:
+        """`off`, or `kind=limits` pairs separated by spaces: `ip=300/minute user=60/minute`.
+
+        Kinds not named keep their defaults; each value is in the `limits` notation.
+        """
+        if value is None or isinstance(value, dict):
+            return value
+        text = str(value).strip()
+        if text.lower() in ("off", "false", "0", "none"):
+            return None
+        found = dict(DEFAULT_RATE_LIMITS)
+        for pair in text.split():
+            kind, sep, limit = pair.partition("=")
+            if not sep or kind not in DEFAULT_RATE_LIMITS:
+                raise ValueError(
+                    f"PAYMENTS_RATE_LIMITS: {pair[:100]!r} is not kind=limit with kind one of "
+                    f"{', '.join(DEFAULT_RATE_LIMITS)}, or 'off'."
+                )
+            found[kind] = limit
+        return found
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _parse_rate_limits(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        from limits import parse_many
+
+        if value is None:
+            return None
+        for kind, limit in value.items():
+            if kind not in DEFAULT_RATE_LIMITS:
+                raise ValueError(f"Unknown rate limit kind {kind!r}.")
+            try:
+                parse_many(limit)
+            except ValueError:
+                raise ValueError(
+                    f"PAYMENTS_RATE_LIMITS: {limit[:100]!r} for {kind} is not in the limits "
+                    "notation (e.g. 10/minute;100/hour)."
+                ) from None
+        return {**DEFAULT_RATE_LIMITS, **value}
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"PAYMENTS_TRUSTED_PROXIES: {network[:100]!r} is not an address or network."
+                ) from None
         return value
 
     @field_validator("checkout_allowed_hosts", mode="before")
@@ -164,6 +278,10 @@ class Settings(BaseSettings):
         if secrets_dir is not None:
             return cls(_secrets_dir=secrets_dir, **overrides)
         return cls(**overrides)
+
+    @property
+    def rate_limits_enabled(self) -> bool:
+        return self.rate_limits is not None
 
     @property
     def sandbox_mode(self) -> bool:
@@ -231,4 +349,47 @@ class Settings(BaseSettings):
             found.append("PAYMENTS_CREDIT_PACKAGES has two packages with the same id.")
         if self.jwt_public_key and not self.jwt_public_key.lstrip().startswith("-----BEGIN"):
             found.append("PAYMENTS_JWT_PUBLIC_KEY must be a PEM public key.")
+        found.extend(self._secret_problems())
+        if self.sandbox_mode and self.sandbox is not True and not is_loopback(self.host):
+            found.append(
+                f"Sandbox mode (no STRIPE_SECRET_KEY) on the non-loopback host {self.host}: set "
+                "STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET for real Stripe, or "
+                "PAYMENTS_SANDBOX=true to serve the sandbox on purpose."
+            )
+        overlap = set(self.admin_roles) & set(self.user_roles)
+        if overlap:
+            found.append(
+                "PAYMENTS_ADMIN_ROLES and PAYMENTS_USER_ROLES share "
+                f"{', '.join(sorted(overlap))}: a role means admin or user, not both."
+            )
+        if not self.admin_roles or not self.user_roles:
+            found.append("PAYMENTS_ADMIN_ROLES and PAYMENTS_USER_ROLES must each name a role.")
+        return found
+
+    def _secret_problems(self) -> list[str]:
+        """Secrets that are set but empty or too short to be secret: the start stops."""
+        found: list[str] = []
+        if self.stripe_secret_key is not None and not self.stripe_secret_key.get_secret_value():
+            found.append("STRIPE_SECRET_KEY is set but empty: set the key, or unset it.")
+        if self.shared_secret is not None:
+            shared = self.shared_secret.get_secret_value().strip()
+            if len(shared) < MIN_SECRET_LENGTH:
+                found.append(
+                    f"PAYMENTS_SHARED_SECRET is {'empty' if not shared else 'too short'}: use "
+                    f"at least {MIN_SECRET_LENGTH} random characters, or unset it."
+                )
+        if self.jwt_secret is not None:
+            key = self.jwt_secret.get_secret_value()
+            if len(key.strip().encode()) < MIN_HS256_KEY_BYTES:
+                found.append(
+                    f"PAYMENTS_JWT_SECRET is {'empty' if not key.strip() else 'too short'}: an "
+                    f"HS256 key needs at least {MIN_HS256_KEY_BYTES} bytes."
+                )
+        for secret in self.webhook_secrets:
+            if len(secret) < MIN_SECRET_LENGTH:
+                found.append(
+                    "STRIPE_WEBHOOK_SECRET is too short: use the endpoint's signing secret "
+                    "(whsec_...) from Stripe."
+                )
+                break
         return found

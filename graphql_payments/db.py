@@ -11,9 +11,12 @@ deferred transactions and, with WAL, never blocks writers.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, event, text
@@ -100,6 +103,35 @@ def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
     return engine
 
 
+_request_slots: ContextVar[asyncio.Semaphore | None] = ContextVar("db_slots", default=None)
+_holding_slot: ContextVar[bool] = ContextVar("db_slot_held", default=False)
+
+
+@contextlib.contextmanager
+def sessions_per_request(limit: int) -> Iterator[None]:
+    """Within this block (one request), at most `limit` sessions are open at once, so one
+    request fanning out into many fields cannot take the whole connection pool."""
+    token = _request_slots.set(asyncio.Semaphore(limit))
+    try:
+        yield
+    finally:
+        _request_slots.reset(token)
+
+
+@asynccontextmanager
+async def _slot() -> AsyncIterator[None]:
+    slots = _request_slots.get()
+    if slots is None or _holding_slot.get():
+        yield
+        return
+    async with slots:
+        token = _holding_slot.set(True)
+        try:
+            yield
+        finally:
+            _holding_slot.reset(token)
+
+
 class Database:
     """The engines and session factories of one database URL."""
 
@@ -123,13 +155,13 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One unit of work: committed when the block ends, rolled back when it raises."""
-        async with self.sessionmaker.begin() as session:
+        async with _slot(), self.sessionmaker.begin() as session:
             yield session
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:
         """A short read-only session (never shared between concurrently resolved fields)."""
-        async with self.read_sessionmaker() as session:
+        async with _slot(), self.read_sessionmaker() as session:
             yield session
 
     async def ping(self) -> None:

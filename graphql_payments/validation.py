@@ -1,6 +1,9 @@
-"""Input checks shared by the domains: redirect URLs, amounts, short texts.
+"""Input checks shared by the domains: redirect URLs, amounts, short texts, user ids.
 
-Each returns the cleaned value or raises `InvalidInput` naming the GraphQL input field.
+Each returns the cleaned value or raises `InvalidInput` naming the GraphQL input field. Texts
+are held to what their database column holds (pass `max_length`), with no NUL characters
+(PostgreSQL cannot store them); `quote` is how a message shows what the caller sent (at most
+`MAX_QUOTE` characters of it).
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from graphql_payments.errors import InvalidInput
 
 MAX_URL_LENGTH = 2048
 MAX_TEXT_LENGTH = 255
+MAX_USER_ID_LENGTH = 128
+MAX_QUOTE = 100
 STRIPE_MAX_AMOUNT = 99_999_999
 
 
@@ -40,16 +45,33 @@ def amount(value: int, field: str = "amount") -> int:
     return value
 
 
-def optional_text(value: str | None, field: str) -> str | None:
-    """Stripped text of at most MAX_TEXT_LENGTH characters; None when empty."""
+def quote(value: object) -> str:
+    """`value` as a message shows it: quoted, cut to MAX_QUOTE characters."""
+    text = str(value)
+    if len(text) > MAX_QUOTE:
+        text = text[:MAX_QUOTE] + "..."
+    return repr(text)
+
+
+def optional_text(
+    value: str | None, field: str, *, max_length: int = MAX_TEXT_LENGTH
+) -> str | None:
+    """Stripped text of at most `max_length` characters without NUL; None when empty."""
     stripped = (value or "").strip()
-    if len(stripped) > MAX_TEXT_LENGTH:
-        raise InvalidInput(f"{field} is longer than {MAX_TEXT_LENGTH}.", field=field)
+    if len(stripped) > max_length:
+        raise InvalidInput(f"{field} is longer than {max_length} characters.", field=field)
+    if "\x00" in stripped:
+        raise InvalidInput(f"{field} may not contain NUL characters.", field=field)
     return stripped or None
 
 
-def required_text(value: str | None, field: str) -> str:
-    stripped = optional_text(value, field)
+def user_id(value: str, field: str = "userId") -> str:
+    """A user id as the database holds it."""
+    return required_text(value, field, max_length=MAX_USER_ID_LENGTH)
+
+
+def required_text(value: str | None, field: str, *, max_length: int = MAX_TEXT_LENGTH) -> str:
+    stripped = optional_text(value, field, max_length=max_length)
     if stripped is None:
         raise InvalidInput(f"{field} is required.", field=field)
     return stripped

@@ -101,6 +101,8 @@ def settings(database_url: str) -> Settings:
         stripe_webhook_secret=[WEBHOOK_SECRET],
         stripe_timeout=2.0,
         stripe_max_retries=0,
+        # Off unless a test is about rate limits: tests send bursts on purpose.
+        rate_limits="off",
     )
 
 

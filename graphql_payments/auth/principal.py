@@ -22,6 +22,7 @@ from typing import Any
 
 import jwt
 
+from graphql_payments import validation
 from graphql_payments.config import Settings
 from graphql_payments.errors import NotAuthenticated, NotPermitted
 
@@ -29,7 +30,7 @@ HASURA_CLAIMS = "https://hasura.io/jwt/claims"
 USER = "user"
 ADMIN = "admin"
 ANONYMOUS = "anonymous"
-ROLES = frozenset({USER, ADMIN})
+MAX_USER_ID_LENGTH = validation.MAX_USER_ID_LENGTH
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,32 +53,54 @@ class Principal:
             return self.require_user_id()
         if not self.is_admin:
             raise NotPermitted("Only an admin may act for another user.")
-        return user_id
+        return validation.user_id(user_id)
 
 
-def _role(value: Any) -> str:
-    role = str(value or USER).lower()
-    if role not in ROLES:
-        raise NotPermitted(f"Role {role!r} may not use this API.")
-    return role
+def _role(value: Any, settings: Settings) -> str:
+    """Our role (admin or user) for a role name from a token or Hasura header."""
+    name = str(value or "").lower() or settings.user_roles[0]
+    if name in settings.admin_roles:
+        return ADMIN
+    if name in settings.user_roles:
+        return USER
+    raise NotPermitted(f"Role {name[:100]!r} may not use this API.")
 
 
-def _from_claims(claims: Mapping[str, Any], requested_role: str | None) -> Principal:
+def _from_claims(
+    claims: Mapping[str, Any], requested_role: str | None, settings: Settings
+) -> Principal:
     hasura = claims.get(HASURA_CLAIMS)
     if isinstance(hasura, Mapping):
         user_id = hasura.get("x-hasura-user-id") or claims.get("sub")
-        allowed = [str(r).lower() for r in hasura.get("x-hasura-allowed-roles") or []]
-        role = str(hasura.get("x-hasura-default-role") or USER).lower()
+        allowed_claim = hasura.get("x-hasura-allowed-roles")
+        if not isinstance(allowed_claim, list):
+            raise NotAuthenticated("The token's x-hasura-allowed-roles must be a list.")
+        allowed = [str(r).lower() for r in allowed_claim]
+        role = str(hasura.get("x-hasura-default-role") or "").lower()
+        if not role or role not in allowed:
+            # Hasura refuses such a token too: the default role must be an allowed role.
+            raise NotAuthenticated(
+                "The token's x-hasura-default-role is not one of its x-hasura-allowed-roles."
+            )
         if requested_role:
             if requested_role.lower() not in allowed:
-                raise NotPermitted(f"Role {requested_role!r} is not allowed for this token.")
+                raise NotPermitted(f"Role {requested_role[:100]!r} is not allowed for this token.")
             role = requested_role.lower()
     else:
         user_id = claims.get("sub")
-        role = USER
+        role = settings.user_roles[0]
     if not user_id:
         raise NotAuthenticated("The token names no user (sub or x-hasura-user-id).")
-    return Principal(user_id=str(user_id), role=_role(role))
+    return Principal(user_id=_user_id(user_id), role=_role(role, settings))
+
+
+def _user_id(value: Any) -> str:
+    user_id = str(value)
+    if len(user_id) > MAX_USER_ID_LENGTH or "\x00" in user_id:
+        raise NotAuthenticated(
+            f"The user id is longer than {MAX_USER_ID_LENGTH} characters or holds a NUL byte."
+        )
+    return user_id
 
 
 def decode_token(token: str, settings: Settings) -> dict[str, Any]:
@@ -118,10 +141,11 @@ def decode_token(token: str, settings: Settings) -> dict[str, Any]:
 
 def _trusted(headers: Mapping[str, str], settings: Settings) -> bool:
     given = headers.get("x-payments-secret")
-    if given is None or settings.shared_secret is None:
+    if given is None:
         return False
-    expected = settings.shared_secret.get_secret_value()
-    if not hmac.compare_digest(given.encode(), expected.encode()):
+    expected = settings.shared_secret.get_secret_value() if settings.shared_secret else ""
+    # Settings refuse an empty secret; an empty one here would still never match.
+    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
         raise NotAuthenticated("Invalid X-Payments-Secret.")
     return True
 
@@ -134,12 +158,13 @@ def authenticate(headers: Mapping[str, str], settings: Settings) -> Principal | 
         if scheme.lower() != "bearer" or not token.strip():
             raise NotAuthenticated("Authorization must be 'Bearer <token>'.")
         requested = headers.get("x-hasura-role") if _trusted(headers, settings) else None
-        return _from_claims(decode_token(token.strip(), settings), requested)
+        return _from_claims(decode_token(token.strip(), settings), requested, settings)
     if _trusted(headers, settings):
         if (headers.get("x-hasura-role") or "").lower() == ANONYMOUS:
             return None
-        role = _role(headers.get("x-hasura-role"))
-        user_id = headers.get("x-hasura-user-id") or None
+        role = _role(headers.get("x-hasura-role"), settings)
+        raw_user_id = headers.get("x-hasura-user-id")
+        user_id = _user_id(raw_user_id) if raw_user_id else None
         if user_id is None and role != ADMIN:
             raise NotAuthenticated("A trusted call as a user needs x-hasura-user-id.")
         return Principal(user_id=user_id, role=role)

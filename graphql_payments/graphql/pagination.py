@@ -10,6 +10,7 @@ from typing import Generic, TypeVar
 import strawberry
 
 from graphql_payments.graphql.errors import client_error
+from graphql_payments.graphql.scalars import parse_datetime
 
 T = TypeVar("T")
 
@@ -45,11 +46,12 @@ def decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         created, _, item_id = base64.urlsafe_b64decode(padded).decode().partition("|")
-        moment = dt.datetime.fromisoformat(created)
-        if not item_id or moment.tzinfo is None:
+        if not item_id or len(item_id) > 255 or "\x00" in item_id:
             raise ValueError(cursor)
-        return moment, item_id
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        if dt.datetime.fromisoformat(created).tzinfo is None:
+            raise ValueError(cursor)
+        return parse_datetime(created), item_id
+    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
         raise client_error("Invalid cursor in 'after'.", "BAD_USER_INPUT") from None
 
 

@@ -2,8 +2,10 @@
 
 Extensions are factories (one instance per request); the parser and validation caches live at
 module level in Strawberry, so they are shared across requests all the same. Validation rules
-are built once at import: a rule class made per request would change the validation cache key
-and throw the cache away.
+are built once (at import, or at app creation for rules that depend on settings, such as the
+query cost limit and the introspection switch): a rule class made per request would change the
+validation cache key and throw the cache away. The app's rules reach validation through the
+request context (`Guards`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from strawberry.extensions import (
     ParserCache,
     ValidationCache,
 )
-from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.tools import merge_types
 
@@ -31,18 +32,15 @@ from graphql_payments.customers.mutations import CustomerMutations
 from graphql_payments.customers.queries import CustomerQueries
 from graphql_payments.escrow.mutations import EscrowMutations
 from graphql_payments.graphql.errors import should_mask
+from graphql_payments.graphql.guards import Guards, NoNulStrings
+from graphql_payments.graphql.scalars import SCALAR_OVERRIDES
 from graphql_payments.payments.queries import PaymentQueries
 from graphql_payments.refunds.mutations import RefundMutations
 
 MAX_DEPTH = 12
-MAX_ALIASES = 200
-MAX_TOKENS = 20_000
+MAX_TOKENS = 50_000
 
-VALIDATION_RULES: list[type[ASTValidationRule]] = [
-    depth_rule(MAX_DEPTH, None, None),
-    alias_rule(MAX_ALIASES),
-]
-
+VALIDATION_RULES: list[type[ASTValidationRule]] = [depth_rule(MAX_DEPTH, None, None), NoNulStrings]
 Query = merge_types("Query", (CreditQueries, PaymentQueries, CustomerQueries, AutopayQueries))
 Mutation = merge_types(
     "Mutation",
@@ -53,11 +51,17 @@ EXTENSIONS: list[Any] = [
     lambda: ParserCache(maxsize=1000),
     lambda: ValidationCache(maxsize=1000),
     lambda: AddValidationRules(VALIDATION_RULES),
+    Guards,
     lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
     lambda: MaskErrors(should_mask_error=should_mask),
 ]
 
-schema = strawberry.Schema(query=Query, mutation=Mutation, extensions=EXTENSIONS)
+schema = strawberry.Schema(
+    query=Query,
+    mutation=Mutation,
+    extensions=EXTENSIONS,
+    scalar_overrides=SCALAR_OVERRIDES,  # type: ignore[arg-type]
+)
 
 
 def sdl() -> str:

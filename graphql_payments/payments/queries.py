@@ -105,7 +105,7 @@ class PaymentQueries:
         cursor = None
         if after:
             moment, raw_id = decode_cursor(after)
-            if not raw_id.isdigit():
+            if not raw_id.isdigit() or len(raw_id) > 18:
                 raise client_error("Invalid cursor in 'after'.", "BAD_USER_INPUT")
             cursor = (moment, int(raw_id))
         page = await info.context.services.payments.failures(

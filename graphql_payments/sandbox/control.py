@@ -1,6 +1,9 @@
 """The control API: the sandbox's Python controls over HTTP, for a sandbox in another process.
 
-JSON in, JSON out, no API key. Errors answer Stripe's error envelope with status 400 or 404.
+JSON in, JSON out. Only loopback clients (not behind a proxy) may use it, or callers sending the
+sandbox's control key as `Authorization: Bearer ...`; others get 403. Webhook signing secrets
+are never listed: only the endpoint created by a request shows its (new) secret, once, as
+Stripe does. Errors answer Stripe's error envelope with status 400, 403 or 404.
 
 ====== ======================================= ==============================================
 method path                                    body / answer
@@ -61,8 +64,16 @@ def _bad_request(message: str, status: int = 400) -> Response:
     )
 
 
-def _wrap(action: Action) -> Callable[[Request], Awaitable[Response]]:
+def forbidden() -> Response:
+    return _bad_request(
+        "The sandbox's control API answers only loopback clients or the control key.", 403
+    )
+
+
+def _wrap(sandbox: Sandbox, action: Action) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
+        if not sandbox.allows_control(request):
+            return forbidden()
         raw = await request.body()
         try:
             body = json.loads(raw) if raw.strip() else {}
@@ -115,7 +126,7 @@ def routes(sandbox: Sandbox) -> list[Route]:
         return {"data": sandbox.objects(request.path_params["kind"])}
 
     async def endpoints(request: Request, body: JSON) -> JSON:
-        return {"data": [e.to_stripe(with_secret=True) for e in webhooks.endpoints.values()]}
+        return {"data": [e.to_stripe() for e in webhooks.endpoints.values()]}
 
     async def add_endpoint(request: Request, body: JSON) -> JSON:
         endpoint = sandbox.add_webhook_endpoint(
@@ -242,5 +253,6 @@ def routes(sandbox: Sandbox) -> list[Route]:
         ("POST", "/reset", reset),
     ]
     return [
-        Route("/control" + path, _wrap(action), methods=[method]) for method, path, action in table
+        Route("/control" + path, _wrap(sandbox, action), methods=[method])
+        for method, path, action in table
     ]

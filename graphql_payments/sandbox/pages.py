@@ -102,6 +102,10 @@ class Pages:
         return self.state.maybe("checkout.session", session_id)
 
     async def index(self, request: Request) -> Response:
+        if not self.sandbox.allows_control(request):
+            return _message(
+                "Forbidden", "The sandbox index answers only loopback clients.", status=403
+            )
         sessions = [s for s in self.state.all("checkout.session") if s["status"] == "open"]
         links = "".join(
             f'<li><a href="{html.escape(s["url"])}">{html.escape(s["id"][:24])}...</a></li>'

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
+import ipaddress
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from types import TracebackType
 
 import httpx
+from starlette.requests import Request
 
 from graphql_payments.sandbox import checkout, disputes, intents, refunds, timers
 from graphql_payments.sandbox.api import Services
@@ -34,7 +37,9 @@ class Sandbox:
     linked from there). `api_keys`, when given, are the only test keys accepted; otherwise any
     `sk_test_...` key is. `webhook_retry_delays` are the waits between delivery attempts,
     `webhook_timeout` the time a receiver gets to answer, `async_payment_delay` the seconds of
-    sandbox time a SEPA debit stays `processing`.
+    sandbox time a SEPA debit stays `processing`. The control API and the index page answer
+    only loopback clients (not behind a proxy), or callers sending `control_key` as a bearer
+    token when one is given.
     """
 
     def __init__(
@@ -45,6 +50,7 @@ class Sandbox:
         webhook_retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
         webhook_timeout: float = 10.0,
         async_payment_delay: int = 180,
+        control_key: str | None = None,
     ) -> None:
         self.clock = Clock()
         self.webhooks = Webhooks(retry_delays=webhook_retry_delays, timeout=webhook_timeout)
@@ -53,11 +59,31 @@ class Sandbox:
         self.state = State(clock=self.clock, public_url=public_url, publisher=self.webhooks)
         self.state.async_payment_delay = async_payment_delay
         self.api_keys: set[str] = set(api_keys)
+        self.control_key = control_key
         self.services = Services(
             self.state, self.webhooks, self.faults, self.idempotency, self.api_keys
         )
         self.app = build_app(self)
         self._clock_listeners: list[ClockListener] = []
+
+    # -- access ------------------------------------------------------------------------------
+
+    def allows_control(self, request: Request) -> bool:
+        """Whether `request` may use the control API and the index: a loopback client that
+        came through no proxy, or a caller with the control key."""
+        if self.control_key:
+            scheme, _, given = request.headers.get("authorization", "").partition(" ")
+            if scheme.lower() == "bearer" and hmac.compare_digest(
+                given.strip().encode(), self.control_key.encode()
+            ):
+                return True
+        if "x-forwarded-for" in request.headers or "forwarded" in request.headers:
+            return False
+        host = request.client.host if request.client else ""
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
 
     # -- reading -----------------------------------------------------------------------------
 

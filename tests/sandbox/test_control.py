@@ -62,7 +62,7 @@ async def test_webhook_controls(client: Any, sandbox: Sandbox) -> None:
     ]
     assert [event["data"]["object"]["name"] for event in receiver.events] == ["a", "b"]
     assert endpoints[0]["id"] == endpoint_id
-    assert endpoints[0]["secret"] == receiver.secret
+    assert "secret" not in endpoints[0]
 
 
 async def test_webhook_endpoint_registration(sandbox: Sandbox) -> None:

@@ -159,7 +159,7 @@ class TestRotation:
         return Settings(
             database_url=database_url,
             public_url="http://payments.test",
-            stripe_webhook_secret=["whsec_new", WEBHOOK_SECRET],
+            stripe_webhook_secret=["whsec_new_signing_secret", WEBHOOK_SECRET],
         )
 
     async def test_any_configured_secret_verifies(
@@ -167,7 +167,7 @@ class TestRotation:
     ) -> None:
         # given
         old_body, old_headers = signed(event("evt_old"), secret=WEBHOOK_SECRET)
-        new_body, new_headers = signed(event("evt_new"), secret="whsec_new")
+        new_body, new_headers = signed(event("evt_new"), secret="whsec_new_signing_secret")
         other_body, other_headers = signed(event("evt_other"), secret="whsec_other")
         # when
         statuses = [

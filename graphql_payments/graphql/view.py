@@ -1,0 +1,260 @@
+"""`/graphql` over HTTP: every answer is JSON, bodies are bounded, callers are rate limited.
+
+In front of Strawberry's view, in this order:
+
+1. Rate limits (headers only, nothing parsed yet): failed authentication per client IP, then
+   the shared-secret service path, or per IP and per user. Over a limit: 429, `Retry-After`
+   and a GraphQL error with `extensions.code` `RATE_LIMITED`.
+2. The body limit (`PAYMENTS_MAX_BODY_BYTES`): 413 with `PAYLOAD_TOO_LARGE`, read no further.
+3. Strawberry, whose transport errors (malformed JSON, wrong method or content type, unknown
+   operation) are turned into GraphQL-over-HTTP JSON errors instead of plain text.
+
+Mutations that create Stripe objects are counted against the `stripe` limit once the
+operation is known (`StripeMutationLimit`). Queries run within a time budget
+(`PAYMENTS_REQUEST_TIMEOUT`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+from cross_web import HTTPException
+from graphql import (
+    ASTValidationRule,
+    NoSchemaIntrospectionCustomRule,
+)
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import Message, Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types.graphql import OperationType
+
+from graphql_payments import ratelimit
+from graphql_payments.auth import Principal
+from graphql_payments.db import sessions_per_request
+from graphql_payments.errors import AccessDenied
+from graphql_payments.graphql.context import Context, identify
+from graphql_payments.graphql.cost import cost_rule
+from graphql_payments.graphql.schema import schema
+from graphql_payments.ratelimit import Exceeded, RateLimiter
+from graphql_payments.services import Services
+
+SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+MAX_QUOTE = 100
+MAX_MESSAGE = 1000
+ALLOWED_METHODS = "GET, POST"
+# Database sessions one request may hold at once (the pool has 10 + 10 overflow).
+SESSIONS_PER_REQUEST = 4
+
+
+def error_response(
+    message: str, code: str, status: int, *, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    """A GraphQL-over-HTTP error answer: `{"errors": [{message, extensions: {code}}]}`."""
+    body = {"errors": [{"message": message, "extensions": {"code": code, **extra}}]}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def rate_limited(exceeded: Exceeded) -> JSONResponse:
+    return error_response(
+        f"Too many requests: the {exceeded.kind} limit ({exceeded.limit}) is used up. "
+        f"Retry in {exceeded.retry_after} s.",
+        "RATE_LIMITED",
+        429,
+        headers={"Retry-After": str(exceeded.retry_after)},
+        retryAfter=exceeded.retry_after,
+    )
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class RequestTimeout(Exception):
+    pass
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _replay(body: bytes) -> Receive:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            await asyncio.Event().wait()  # like a client that sends nothing more
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
+class GraphQLApp(GraphQL[Context, None]):
+    def __init__(self, services: Services, limiter: RateLimiter) -> None:
+        settings = services.settings
+        super().__init__(schema, graphql_ide="graphiql" if settings.graphiql else None)
+        self.services = services
+        self.limiter = limiter
+        self.max_body = settings.max_body_bytes
+        self.timeout = settings.request_timeout
+        self.suggestions = settings.introspection
+        cost: tuple[type[ASTValidationRule], ...] = (cost_rule(settings.max_query_cost),)
+        # Trusted services (Hasura) may always introspect; others only when it is on.
+        self.service_rules = cost
+        self.validation_rules = (
+            cost if settings.introspection else (*cost, NoSchemaIntrospectionCustomRule)
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await error_response("Use HTTP GET or POST.", "BAD_REQUEST", 400)(scope, receive, send)
+            return
+        response = await self.answer(Request(scope, receive))
+        await response(scope, receive, send)
+
+    async def answer(self, request: Request) -> Response:
+        refused = await self.limit(request)
+        if refused is not None:
+            return refused
+        try:
+            body = await _read_body(request, self.max_body)
+        except BodyTooLarge:
+            return error_response(
+                f"The request body is larger than {self.max_body} bytes.", "PAYLOAD_TOO_LARGE", 413
+            )
+        replayed = Request(request.scope, _replay(body))
+        try:
+            return await self.run(replayed)
+        except HTTPException as exc:
+            headers = {"Allow": ALLOWED_METHODS} if exc.status_code == 405 else None
+            return error_response(str(exc.reason), "BAD_REQUEST", exc.status_code, headers=headers)
+        except RequestTimeout as exc:
+            return error_response(str(exc), "REQUEST_TIMEOUT", 503)
+        except ValueError:  # a body that is not JSON (Strawberry lets some through)
+            return error_response("The request body is not valid JSON.", "BAD_REQUEST", 400)
+
+    async def limit(self, request: Request) -> Response | None:
+        """Count this request against the rate limits; the refusal when one is used up."""
+        limiter = self.limiter
+        if not limiter.enabled:
+            return None
+        peer = request.client.host if request.client else None
+        ip = limiter.client_ip(peer, request.headers.getlist("x-forwarded-for"))
+        request.state.client_ip = ip
+        has_credentials = "authorization" in request.headers or (
+            "x-payments-secret" in request.headers
+        )
+        if has_credentials and (exceeded := await limiter.over(ratelimit.AUTH, ip)):
+            return rate_limited(exceeded)
+        caller = identify(request, self.services)
+        request.state.caller = caller
+        if isinstance(caller, AccessDenied):
+            exceeded = await limiter.hit(ratelimit.AUTH, ip)
+            return rate_limited(exceeded) if exceeded else None
+        if "x-payments-secret" in request.headers:
+            exceeded = await limiter.hit(ratelimit.SERVICE, ip)
+        else:
+            exceeded = await limiter.hit(ratelimit.IP, ip)
+            if exceeded is None and isinstance(caller, Principal) and caller.user_id:
+                exceeded = await limiter.hit(ratelimit.USER, caller.user_id)
+        return rate_limited(exceeded) if exceeded else None
+
+    def parse_json(self, data: str | bytes) -> Any:
+        parsed = super().parse_json(data)
+        if not isinstance(parsed, dict):
+            raise HTTPException(400, "The request body must be a JSON object.")
+        return parsed
+
+    async def get_context(self, request: Any, response: Any) -> Context:
+        context = Context(
+            request,
+            response,
+            self.services,
+            validation_rules=self.validation_rules,
+            limiter=self.limiter,
+        )
+        if "x-payments-secret" in request.headers and not isinstance(
+            context.caller_or_error, AccessDenied
+        ):
+            context.validation_rules = self.service_rules
+        return context
+
+    async def execute_operation(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the operation; a query still running after the time budget is stopped (503).
+
+        A mutation is never cut short: it may be between Stripe and the database, so it runs to
+        the end, bounded by the Stripe timeouts. (A timer, not a task: it costs nothing unless
+        it fires.)
+        """
+        context: Context = kwargs["context"]
+        task = asyncio.current_task()
+        assert task is not None
+        expired = False
+
+        def expire() -> None:
+            nonlocal expired
+            if context.operation_type is not OperationType.MUTATION:
+                expired = True
+                task.cancel()
+
+        timer = asyncio.get_running_loop().call_later(self.timeout, expire)
+        try:
+            with sessions_per_request(SESSIONS_PER_REQUEST):
+                return await super().execute_operation(*args, **kwargs)
+        except asyncio.CancelledError:
+            if not expired:
+                raise
+            task.uncancel()
+            raise RequestTimeout(
+                f"The request took longer than {self.timeout:g} s and was stopped."
+            ) from None
+        finally:
+            timer.cancel()
+
+    async def process_result(self, request: Any, result: Any) -> GraphQLHTTPResponse:
+        """Every error gets an `extensions.code`; quotes of input are cut to 100 characters;
+        suggestions go when introspection is off."""
+        processed = await super().process_result(request, result)
+        errors: list[dict[str, Any]] = processed.get("errors") or []  # type: ignore[assignment]
+        for error in errors:
+            message = shorten_quotes(str(error["message"]))
+            if not self.suggestions:
+                message = SUGGESTION.sub("", message)
+            error["message"] = message
+            extensions = error.setdefault("extensions", {})
+            extensions.setdefault("code", _default_code(error))
+        return processed
+
+
+def _default_code(error: dict[str, Any]) -> str:
+    if error["message"] == "Unexpected error.":
+        return "INTERNAL_SERVER_ERROR"
+    if str(error["message"]).startswith("Variable '$"):
+        return "BAD_USER_INPUT"
+    if "path" in error:
+        return "INTERNAL_SERVER_ERROR"
+    return "GRAPHQL_VALIDATION_FAILED"
+
+
+QUOTED = re.compile(r"""(["'])([^"']{101,})\1""")  # a quote longer than MAX_QUOTE
+
+
+def shorten_quotes(message: str) -> str:
+    """The message with every quoted piece of input cut to MAX_QUOTE characters."""
+    shortened = QUOTED.sub(lambda m: m[1] + m[2][:MAX_QUOTE] + "..." + m[1], message)
+    return shortened if len(shortened) <= MAX_MESSAGE else shortened[:MAX_MESSAGE] + "..."

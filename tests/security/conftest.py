@@ -1,0 +1,43 @@
+"""Apps with settings changed for one test."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from graphql_payments.app import create_app
+from graphql_payments.config import Settings
+from graphql_payments.services import Services
+
+AppClient = Callable[..., contextlib.AbstractAsyncContextManager[httpx.AsyncClient]]
+
+
+@pytest.fixture
+def app_client(settings: Settings) -> AppClient:
+    """`async with app_client(max_query_cost=10) as http:` an app with these settings changed."""
+
+    @contextlib.asynccontextmanager
+    async def client(
+        client_host: str = "127.0.0.1", **changes: Any
+    ) -> AsyncIterator[httpx.AsyncClient]:
+        app = create_app(settings.model_copy(update=changes))
+        transport = httpx.ASGITransport(app=app, client=(client_host, 40000))
+        try:
+            async with httpx.AsyncClient(transport=transport, base_url="http://payments.test") as c:
+                yield c
+        finally:
+            await app.state.limiter.aclose()
+            services: Services = app.state.services
+            await services.aclose()
+
+    return client
+
+
+def services_of(http: httpx.AsyncClient) -> Services:
+    """The services of the app an `app_client` client talks to."""
+    transport: httpx.ASGITransport = http._transport  # type: ignore[assignment]
+    return transport.app.state.services  # type: ignore[attr-defined,no-any-return]
