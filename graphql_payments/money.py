@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal
 
+from graphql_payments import validation
 from graphql_payments.errors import InvalidInput
 
 # Currencies Stripe charges without minor units.
@@ -38,7 +39,9 @@ def normalize_currency(code: str, *, field: str = "currency") -> str:
     """The upper-case ISO 4217 code, or a InvalidInput naming the field."""
     upper = code.strip().upper()
     if upper not in ISO_4217:
-        raise InvalidInput(f"Unknown currency {code!r}: expected an ISO 4217 code.", field=field)
+        raise InvalidInput(
+            f"Unknown currency {validation.quote(code)}: expected an ISO 4217 code.", field=field
+        )
     return upper
 
 

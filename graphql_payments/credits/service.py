@@ -90,7 +90,7 @@ class CreditService:
         if package_id is not None:
             package = self.settings.package(package_id)
             if package is None:
-                raise PackageNotFound(f"No credit package {package_id!r}.")
+                raise PackageNotFound(f"No credit package {validation.quote(package_id)}.")
             return Quote(
                 credits=package.credits,
                 amount=package.amount,

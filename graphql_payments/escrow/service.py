@@ -134,6 +134,11 @@ class EscrowService:
             description=description,
         )
         if payment.status is PaymentStatus.FAILED:
+            if payment.decline_code is None:
+                raise StripeFailed(
+                    payment.failure_message or "Stripe refused the payment.",
+                    stripe_code=payment.failure_code,
+                )
             raise CardDeclined(
                 payment.failure_message or "The card was declined.",
                 stripe_code=payment.failure_code,
@@ -155,8 +160,10 @@ class EscrowService:
                     metadata={PAYMENT_ID_KEY: payment.id, "order_id": order_id},
                     idempotency_key=f"authorize-{payment.id}",
                 )
-            except CardDeclined as exc:
-                await self._declined(payment.id, exc, customer_id)
+            except StripeFailed as exc:
+                if exc.retryable:
+                    raise  # the same key tries again
+                await self._refused(payment.id, exc, customer_id)
                 raise
         applied = await self.payments.apply_payment_intent(intent)
         assert applied is not None
@@ -176,6 +183,10 @@ class EscrowService:
             claim = await idempotency.get_or_claim(session, keyed, new_id=new_payment_id())
             if not claim.created:
                 return await payments.lock(session, claim.resource_id)
+            owner = await payments.order_owner(session, order_id)
+            if owner is not None and owner != user_id:
+                # The order is someone else's: say no more than for an order that does not exist.
+                raise OrderNotFound(f"No order {validation.quote(order_id)} of yours.")
             live = await payments.latest_for_order(session, order_id)
             if live is not None and live.status.value not in REUSABLE_ORDER_STATUSES:
                 raise WrongPaymentStatus(
@@ -203,7 +214,10 @@ class EscrowService:
                 f"Order {payment.order_id} already has a live escrow payment."
             ) from None
 
-    async def _declined(self, payment_id: str, exc: CardDeclined, customer_id: str) -> None:
+    async def _refused(self, payment_id: str, exc: StripeFailed, customer_id: str) -> None:
+        """Stripe refused the authorization for good (a decline, an unknown payment method,
+        ...): the payment ends FAILED with Stripe's codes, listed in failedPayments, and the
+        order is free for a new attempt."""
         async with self.db.transaction() as session:
             payment = await payments.lock(session, payment_id)
             payment.stripe_customer_id = payment.stripe_customer_id or customer_id
@@ -218,7 +232,11 @@ class EscrowService:
                 decline_code=exc.decline_code,
                 message=exc.message,
             )
-            move(payment, PaymentStatus.FAILED, cause=f"declined: {exc.decline_code}")
+            move(
+                payment,
+                PaymentStatus.FAILED,
+                cause=f"refused by Stripe: {exc.decline_code or exc.stripe_code}",
+            )
 
     async def release(
         self,
@@ -230,7 +248,9 @@ class EscrowService:
     ) -> Payment:
         """Capture the hold (or `amount` of it) and pay the runner; idempotent."""
         order = validation.required_text(order_id, "orderId")
-        runner = validation.optional_text(runner_id, "runnerId")
+        runner = validation.optional_text(
+            runner_id, "runnerId", max_length=validation.MAX_USER_ID_LENGTH
+        )
         account = validation.optional_text(runner_account_id, "runnerAccountId")
         if account is not None and not account.startswith("acct_"):
             raise InvalidInput(
@@ -441,7 +461,7 @@ class EscrowService:
     async def _locked_for_order(session: AsyncSession, order_id: str) -> Payment:
         payment = await payments.latest_for_order(session, order_id, lock=True)
         if payment is None:
-            raise OrderNotFound(f"No escrow payment for order {order_id}.")
+            raise OrderNotFound(f"No escrow payment for order {validation.quote(order_id)}.")
         return payment
 
     @staticmethod

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from graphql_payments import validation
 from graphql_payments.db import insert_for, utcnow
 from graphql_payments.errors import PaymentNotFound
 from graphql_payments.payments.models import (
@@ -39,7 +40,7 @@ async def lock(session: AsyncSession, payment_id: str) -> Payment:
     """The payment, row-locked until the transaction ends; PaymentNotFound if there is none."""
     payment = await get(session, payment_id, lock=True)
     if payment is None:
-        raise PaymentNotFound(f"No payment {payment_id}.")
+        raise PaymentNotFound(f"No payment {validation.quote(payment_id)}.")
     return payment
 
 
@@ -67,6 +68,17 @@ async def latest_for_order(
     )
     if lock:
         query = query.with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def order_owner(session: AsyncSession, order_id: str) -> str | None:
+    """The user who first authorized the order (orders belong to them), if anyone has."""
+    query = (
+        select(Payment.user_id)
+        .where(Payment.order_id == order_id, Payment.kind == PaymentKind.ESCROW)
+        .order_by(Payment.created_at, Payment.id)
+        .limit(1)
+    )
     return (await session.execute(query)).scalar_one_or_none()
 
 

@@ -25,12 +25,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from graphql_payments import idempotency
+from graphql_payments import idempotency, validation
 from graphql_payments.db import Database
 from graphql_payments.errors import (
     InsufficientCredits,
     InvalidInput,
     NothingLeftToRefund,
+    PaymentNotFound,
     RefundExceedsCaptured,
     StripeFailed,
     WrongPaymentStatus,
@@ -76,6 +77,7 @@ REFUND_MOVES = {
     models.RefundStatus.SUCCEEDED: {models.RefundStatus.FAILED, models.RefundStatus.CANCELED},
 }
 MAX_REASON_LENGTH = 255
+MAX_PAYMENT_ID_LENGTH = 40  # our ids: pay_ and 32 hex digits
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,9 +118,9 @@ class RefundService:
     async def refund(self, request: RefundRequest) -> RefundOutcome:
         """Refund all that is left of a payment, or `amount` of it; idempotent by key."""
         key = idempotency.check_key(request.idempotency_key)
-        reason = (request.reason or "").strip() or None
-        if reason is not None and len(reason) > MAX_REASON_LENGTH:
-            raise InvalidInput("reason is too long.", field="reason")
+        if len(request.payment_id) > MAX_PAYMENT_ID_LENGTH:
+            raise PaymentNotFound(f"No payment {validation.quote(request.payment_id)}.")
+        reason = validation.optional_text(request.reason, "reason", max_length=MAX_REASON_LENGTH)
         if request.amount is not None and request.amount <= 0:
             raise InvalidInput("amount must be a positive number of minor units.", field="amount")
         digest = idempotency.request_hash(

@@ -16,6 +16,7 @@ from typing import Any
 
 from graphql_payments.config import Settings
 from graphql_payments.db import Database, utcnow
+from graphql_payments.errors import WebhookSignatureInvalid
 from graphql_payments.gateway import verify_webhook
 from graphql_payments.webhooks import repository
 from graphql_payments.webhooks.handlers import EventHandlers, NotOurs, RetryLater
@@ -25,6 +26,25 @@ log = logging.getLogger(__name__)
 
 LEASE = dt.timedelta(seconds=60)
 MAX_BACKOFF = dt.timedelta(minutes=10)
+
+
+def _storable(value: object, length: int) -> bool:
+    return isinstance(value, str) and len(value) <= length and "\x00" not in value
+
+
+def _clean(value: str, length: int) -> str:
+    return value.replace("\x00", "")[:length]
+
+
+def _moment(created: object) -> dt.datetime | None:
+    """Stripe's `created` (seconds since the epoch) when it is a moment we can store."""
+    if not isinstance(created, int) or isinstance(created, bool):
+        return None
+    try:
+        moment = dt.datetime.fromtimestamp(created, dt.UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
+    return moment if 1970 <= moment.year <= 9999 else None
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -46,23 +66,42 @@ class WebhookInbox:
             self.settings.webhook_secrets,
             tolerance=self.settings.webhook_tolerance,
         )
+        event_id = event["id"]
+        if not _storable(event_id, 255):
+            raise WebhookSignatureInvalid(
+                "The event id is longer than 255 characters or holds NUL."
+            )
         obj = event["data"]["object"]
-        created = event.get("created")
+        event_type, object_id = event["type"], obj.get("id")
+        problems = []
+        if not _storable(event_type, 100):
+            problems.append("its type is longer than 100 characters or holds NUL")
+            event_type = _clean(event_type, 100)
+        if object_id is not None and not (isinstance(object_id, str) and _storable(object_id, 255)):
+            problems.append("its object id is not text of at most 255 characters")
+            object_id = None
         now = utcnow()
         async with self.db.transaction() as session:
             stored = await repository.store(
                 session,
-                event_id=event["id"],
-                type=event["type"],
-                object_id=obj.get("id") if isinstance(obj.get("id"), str) else None,
+                event_id=event_id,
+                type=event_type,
+                object_id=object_id,
                 livemode=bool(event.get("livemode")),
                 payload=payload.decode("utf-8"),
-                stripe_created_at=(
-                    dt.datetime.fromtimestamp(created, dt.UTC) if isinstance(created, int) else None
-                ),
+                stripe_created_at=_moment(event.get("created")),
                 now=now,
             )
-        return event["id"], stored
+            if stored and problems:
+                log.error("webhook %s cannot be processed: %s", event_id, "; ".join(problems))
+                await repository.finish(
+                    session,
+                    event_id,
+                    status=EventStatus.FAILED,
+                    now=now,
+                    error="Not processed: " + "; ".join(problems) + ".",
+                )
+        return event_id, stored
 
     async def process(self, event_id: str, *, now: dt.datetime | None = None) -> EventStatus | None:
         """Apply one stored event if it is due and free; its status afterwards."""
