@@ -11,6 +11,8 @@ RUN python -m venv /opt/venv \
  && /opt/venv/bin/pip install '.[postgres]'
 
 FROM python:3.11-slim
+# Real Stripe unless told otherwise: without STRIPE_SECRET_KEY the server refuses to start on
+# 0.0.0.0; pass -e PAYMENTS_SANDBOX=true to serve the built-in sandbox on purpose.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
