@@ -57,7 +57,8 @@ The Python surface, for tests and for the product's sandbox mode:
   `await sandbox.complete_authentication(intent_id, succeed=True)`,
   `await sandbox.create_dispute(charge_id, *, amount=None, reason="fraudulent")`,
   `await sandbox.close_dispute(dispute_id, *, won)`,
-  `await sandbox.fail_refund(refund_id, reason="expired_or_canceled_card")`.
+  `await sandbox.fail_refund(refund_id, reason="expired_or_canceled_card")`,
+  `await sandbox.complete_onboarding(account_id)` (a connected account's holder onboards).
 - `sandbox.reset()`, `await sandbox.aclose()`.
 - Running alone: `serve(host, port, *, webhook_url=None, webhook_secret=None,
   public_url=None, log_level="info")` (blocking), `serve_async(...)`, and

@@ -12,7 +12,9 @@ Each call goes through the steps Stripe's API takes, in order:
 5. the operation itself, attributed to the request (`request.id` and `idempotency_key` of the
    events it records), then `expand[]`.
 
-Answers carry `Request-Id` and `Stripe-Version` headers like Stripe's.
+Answers carry `Request-Id` and `Stripe-Version` headers like Stripe's. The sandbox models one
+API release (`API_VERSION`, the one the supported stripe-python pins); a `Stripe-Version` of
+another release answers 400 rather than shapes that version would not have.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from graphql_payments.sandbox.faults import Faults
 from graphql_payments.sandbox.idempotency import IdempotencyStore, StoredResponse
 from graphql_payments.sandbox.params import parse_form, validate
 from graphql_payments.sandbox.state import (
+    API_RELEASE,
     API_VERSION,
     DISPLAY_NAMES,
     State,
@@ -554,6 +557,16 @@ def authenticate(request: Request, services: Services) -> str:
     return key
 
 
+def check_version(version: str) -> None:
+    """Refuse an API version of another release than the one the sandbox models."""
+    if version.rpartition(".")[2] != API_RELEASE:
+        raise invalid(
+            f"Invalid Stripe API version: {version}. The sandbox answers with the shapes of "
+            f"Stripe's '{API_RELEASE}' release ({API_VERSION}); use a version of that release, "
+            "or none to use the SDK's.",
+        )
+
+
 def _respond(
     status: int,
     body: JSON,
@@ -593,16 +606,20 @@ async def handle(request: Request, services: Services) -> Response:
     method = request.method.upper()
 
     def reply(status: int, body: JSON, extra: dict[str, str] | None = None) -> Response:
+        if status >= 400 and "request_log_url" not in body.get("error", {}):
+            log_url = f"{state.public_url}/logs/{request_id}?t={state.now()}"
+            body = {"error": {**body["error"], "request_log_url": log_url}}
         return _respond(status, body, request_id=request_id, version=version, extra=extra)
 
     delay = services.faults.latency_for(path)
-    if delay:
-        await asyncio.sleep(delay)
     failure = services.faults.failure_for(path)
     if failure is not None:
+        if delay:
+            await asyncio.sleep(delay)
         return reply(failure, api_error(failure).body(), {"Stripe-Should-Retry": "true"})
     try:
         api_key = authenticate(request, services)
+        check_version(version)
         pairs = await _pairs(request)
         found = match(method, path)
         if found is None:
@@ -624,6 +641,8 @@ async def handle(request: Request, services: Services) -> Response:
             stored = services.idempotency.lookup(
                 api_key, key, method, path, raw_params, state.now()
             )
+            if stored is None:
+                services.idempotency.begin(api_key, key)
         except SandboxError as error:
             return reply(error.status, error.body(), extra)
         if stored is not None:
@@ -633,23 +652,43 @@ async def handle(request: Request, services: Services) -> Response:
                 {**extra, "Idempotent-Replayed": "true", "Original-Request": stored.request_id},
             )
     try:
-        params = validate(raw_params, endpoint.schema)
-    except SandboxError as error:
-        return reply(error.status, error.body(), extra)
-
-    timers.run_due(state)
-    expansions = params.pop("expand", None) or []
-    try:
-        with state.requesting(request_id, key):
-            body = endpoint.handler(Call(services, params, args))
-            body = expand(state, body, expansions)
-        status = 200
-    except SandboxError as error:
-        status, body = error.status, error.body()
-    if key and status < 500:
+        if delay:
+            await asyncio.sleep(delay)
+        status, body, executed = _execute(services, endpoint, args, raw_params, request_id, key)
+    finally:
+        if key:
+            services.idempotency.end(api_key, key)
+    if key and executed and status < 500:
         services.idempotency.store(
             api_key,
             key,
             StoredResponse(method, path, raw_params, status, body, request_id, state.now()),
         )
     return reply(status, body, extra)
+
+
+def _execute(
+    services: Services,
+    endpoint: Endpoint,
+    args: dict[str, str],
+    raw_params: JSON,
+    request_id: str,
+    key: str | None,
+) -> tuple[int, JSON, bool]:
+    """Validate the parameters and run the operation: the status and body to answer, and
+    whether the operation ran (invalid parameters stop it before)."""
+    state = services.state
+    try:
+        params = validate(raw_params, endpoint.schema)
+    except SandboxError as error:
+        return error.status, error.body(), False
+    timers.run_due(state)
+    expansions = params.pop("expand", None) or []
+    try:
+        with state.requesting(request_id, key):
+            body = endpoint.handler(Call(services, params, args))
+            return 200, expand(state, body, expansions), True
+    except SandboxError as error:
+        body = error.body()
+        body["error"]["request_log_url"] = f"{state.public_url}/logs/{request_id}?t={state.now()}"
+        return error.status, body, True

@@ -59,6 +59,27 @@ class Decline:
     network_status: str = "declined_by_network"
     outcome_type: str = "issuer_declined"
 
+    @property
+    def advice_code(self) -> str | None:
+        """Stripe's advice on retrying (`advice_code` of the error and the charge outcome)."""
+        return NETWORK_ADVICE.get(self.decline_code, (None, None))[0]
+
+    @property
+    def network_decline_code(self) -> str | None:
+        """The issuer's own decline code, as the card network reported it."""
+        return NETWORK_ADVICE.get(self.decline_code, (None, None))[1]
+
+
+# Per decline code of a card refused by its issuer: (advice_code, network_decline_code).
+NETWORK_ADVICE: dict[str, tuple[str, str]] = {
+    "generic_decline": ("try_again_later", "05"),
+    "insufficient_funds": ("try_again_later", "51"),
+    "lost_card": ("do_not_try_again", "41"),
+    "stolen_card": ("do_not_try_again", "43"),
+    "expired_card": ("confirm_card_data", "54"),
+    "incorrect_cvc": ("confirm_card_data", "N7"),
+}
+
 
 GENERIC_DECLINE = Decline("card_declined", "generic_decline", "Your card was declined.")
 AUTHENTICATION_REQUIRED = Decline(

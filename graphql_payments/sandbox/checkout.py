@@ -276,6 +276,7 @@ def create_session(state: State, params: JSON) -> JSON:
             "terms_of_service_acceptance": None,
         },
         "customer": customer["id"] if customer else None,
+        "customer_account": None,
         "customer_creation": (None if customer else params.get("customer_creation", "if_required")),
         "customer_details": (
             {
@@ -283,6 +284,8 @@ def create_session(state: State, params: JSON) -> JSON:
                 "email": params.get("customer_email") or (customer or {}).get("email"),
                 "name": None,
                 "phone": None,
+                "business_name": None,
+                "individual_name": None,
                 "tax_exempt": "none",
                 "tax_ids": None,
             }
@@ -292,14 +295,17 @@ def create_session(state: State, params: JSON) -> JSON:
         "customer_email": params.get("customer_email"),
         "discounts": [],
         "expires_at": expires_at,
+        "integration_identifier": None,
         "invoice": None,
         "invoice_creation": (
             {"enabled": False, "invoice_data": None} if mode == "payment" else None
         ),
         "livemode": False,
         "locale": params.get("locale"),
+        "managed_payments": None,
         "metadata": new_metadata(params.get("metadata")),
         "mode": mode,
+        "origin_context": None,
         "payment_intent": None,
         "payment_link": None,
         "payment_method_collection": "if_required" if mode == "payment" else "always",
@@ -307,6 +313,7 @@ def create_session(state: State, params: JSON) -> JSON:
         "payment_method_options": {"card": {"request_three_d_secure": "automatic"}},
         "payment_method_types": types,
         "payment_status": "unpaid" if mode == "payment" else "no_payment_required",
+        "permissions": None,
         "phone_number_collection": {"enabled": False},
         "recovered_from": None,
         "saved_payment_method_options": None,
@@ -323,8 +330,9 @@ def create_session(state: State, params: JSON) -> JSON:
             if mode == "payment"
             else None
         ),
-        "ui_mode": "hosted",
+        "ui_mode": "hosted_page",
         "url": f"{state.public_url}/checkout/{session_id}",
+        "wallet_options": None,
     }
     state.add(
         session,

@@ -1,9 +1,13 @@
 """Connected accounts, transfers and transfer reversals (Stripe Connect).
 
-Accounts of type `express`, `custom` or `standard` are created ready to use: details
-submitted, charges and payouts enabled, requested capabilities active, so funds can be moved
-to them at once; an account whose requested capabilities leave out `transfers` refuses
-transfers (`insufficient_capabilities_for_transfer`). A transfer moves funds from the platform
+Accounts of type `express`, `custom` or `standard` start as Stripe's do: nothing enabled,
+requested capabilities `inactive`, and `requirements.currently_due` listing what the holder
+must provide (`ONBOARDING_FIELDS`). Creating or updating the account with those facts
+(`business_type`, `business_profile[url]`, `external_account`, `tos_acceptance[date|ip]`), or
+`Sandbox.complete_onboarding` (the holder finishing Stripe's hosted onboarding), satisfies them:
+the capabilities turn `active`, charges and payouts are enabled, and `account.updated` is
+emitted. An account without an active `transfers` capability refuses transfers
+(`insufficient_capabilities_for_transfer`). A transfer moves funds from the platform
 balance to an account; with `source_transaction` it draws on that charge (never more than the
 charge's captured amount not yet refunded or transferred), without it on the available balance
 (`balance_insufficient` when short). Reversals take funds back, never more than what is left
@@ -18,6 +22,7 @@ from graphql_payments.sandbox.errors import JSON, at_least_one, invalid
 from graphql_payments.sandbox.state import (
     State,
     list_envelope,
+    net_captured,
     new_id,
     new_metadata,
     snapshot,
@@ -48,17 +53,58 @@ COUNTRY_CURRENCY = {
 }
 
 
-def _requirements() -> JSON:
+# What an account must provide before its capabilities turn active (Stripe's test mode asks
+# for the same kind of facts); onboarding (`complete_onboarding`) provides them all.
+ONBOARDING_FIELDS = (
+    "business_profile.url",
+    "business_type",
+    "external_account",
+    "tos_acceptance.date",
+    "tos_acceptance.ip",
+)
+
+
+def _requirements(due: list[str]) -> JSON:
     return {
         "alternatives": [],
         "current_deadline": None,
-        "currently_due": [],
-        "disabled_reason": None,
+        "currently_due": list(due),
+        "disabled_reason": "requirements.past_due" if due else None,
         "errors": [],
-        "eventually_due": [],
-        "past_due": [],
+        "eventually_due": list(due),
+        "past_due": list(due),
         "pending_verification": [],
     }
+
+
+def _provided(account: JSON, params: JSON) -> set[str]:
+    """The onboarding fields the parameters of a create or update call provide."""
+    given: set[str] = set()
+    if (params.get("business_profile") or {}).get("url"):
+        given.add("business_profile.url")
+    if params.get("business_type"):
+        given.add("business_type")
+    if params.get("external_account"):
+        given.add("external_account")
+    tos = params.get("tos_acceptance") or {}
+    given.update(f"tos_acceptance.{key}" for key in ("date", "ip") if tos.get(key))
+    if tos:
+        account["tos_acceptance"].update(
+            {key: tos[key] for key in ("date", "ip", "user_agent") if key in tos}
+        )
+    return given
+
+
+def _apply_requirements(account: JSON, given: set[str]) -> None:
+    """Drop what was provided; once nothing is due, the requested capabilities turn active."""
+    due = [name for name in account["requirements"]["currently_due"] if name not in given]
+    account["requirements"] = _requirements(due)
+    if due:
+        return
+    account["capabilities"] = {name: "active" for name in account["capabilities"]}
+    account["details_submitted"] = True
+    account["charges_enabled"] = account["capabilities"].get("card_payments") == "active"
+    account["payouts_enabled"] = True
 
 
 def create_account(state: State, params: JSON) -> JSON:
@@ -69,12 +115,11 @@ def create_account(state: State, params: JSON) -> JSON:
     country = (params.get("country") or "US").upper()
     requested = params.get("capabilities") or {}
     capabilities = {
-        name: "active"
+        name: "inactive"
         for name, value in requested.items()
         if isinstance(value, dict) and value.get("requested")
-    } or {"card_payments": "active", "transfers": "active"}
+    } or {"card_payments": "inactive", "transfers": "inactive"}
     account_id = new_id("acct", 16)
-    now = state.now()
     account: JSON = {
         "id": account_id,
         "object": "account",
@@ -82,6 +127,7 @@ def create_account(state: State, params: JSON) -> JSON:
             "annual_revenue": None,
             "estimated_worker_count": None,
             "mcc": None,
+            "minority_owned_business_designation": None,
             "name": None,
             "product_description": None,
             "support_address": None,
@@ -89,15 +135,10 @@ def create_account(state: State, params: JSON) -> JSON:
             "support_phone": None,
             "support_url": None,
             "url": None,
-            **{
-                key: value
-                for key, value in (params.get("business_profile") or {}).items()
-                if isinstance(value, str)
-            },
         },
-        "business_type": params.get("business_type"),
+        "business_type": None,
         "capabilities": capabilities,
-        "charges_enabled": True,
+        "charges_enabled": False,
         "controller": {
             "fees": {"payer": "application"},
             "is_controller": True,
@@ -107,47 +148,93 @@ def create_account(state: State, params: JSON) -> JSON:
             "type": "application",
         },
         "country": country,
-        "created": now,
+        "created": state.now(),
         "default_currency": params.get("default_currency") or COUNTRY_CURRENCY.get(country, "eur"),
-        "details_submitted": True,
+        "details_submitted": False,
         "email": params.get("email"),
         "external_accounts": list_envelope([], f"/v1/accounts/{account_id}/external_accounts"),
-        "future_requirements": _requirements(),
-        "livemode": False,
+        "future_requirements": _requirements([]),
         "metadata": new_metadata(params.get("metadata")),
-        "payouts_enabled": True,
-        "requirements": _requirements(),
-        "settings": {
-            "dashboard": {"display_name": None, "timezone": "Etc/UTC"},
-            "payments": {"statement_descriptor": None},
-            "payouts": {
-                "debit_negative_balances": True,
-                "schedule": {"delay_days": 2, "interval": "daily"},
-                "statement_descriptor": None,
-            },
-        },
-        "tos_acceptance": {"date": now, "ip": "127.0.0.1", "user_agent": None},
+        "payouts_enabled": False,
+        "requirements": _requirements(list(ONBOARDING_FIELDS)),
+        "settings": _settings(),
+        "tos_acceptance": {"date": None, "ip": None, "user_agent": None},
         "type": account_type or "none",
     }
+    _update_profile(account, params)
+    _apply_requirements(account, _provided(account, params))
     return state.add(account)
 
 
-def _update_business_profile(account: JSON, params: JSON) -> None:
+def _settings() -> JSON:
+    return {
+        "bacs_debit_payments": {"display_name": None, "service_user_number": None},
+        "branding": {"icon": None, "logo": None, "primary_color": None, "secondary_color": None},
+        "card_issuing": {"tos_acceptance": {"date": None, "ip": None}},
+        "card_payments": {
+            "decline_on": {"avs_failure": False, "cvc_failure": False},
+            "statement_descriptor_prefix": None,
+            "statement_descriptor_prefix_kana": None,
+            "statement_descriptor_prefix_kanji": None,
+        },
+        "dashboard": {"display_name": None, "timezone": "Etc/UTC"},
+        "invoices": {
+            "default_account_tax_ids": None,
+            "hosted_payment_method_save": "offer",
+        },
+        "payments": {
+            "statement_descriptor": None,
+            "statement_descriptor_kana": None,
+            "statement_descriptor_kanji": None,
+            "statement_descriptor_prefix_kana": None,
+            "statement_descriptor_prefix_kanji": None,
+        },
+        "payouts": {
+            "debit_negative_balances": True,
+            "schedule": {"delay_days": 2, "interval": "daily"},
+            "statement_descriptor": None,
+        },
+        "sepa_debit_payments": {},
+    }
+
+
+def _update_profile(account: JSON, params: JSON) -> None:
     if isinstance(params.get("business_profile"), dict):
         for key, value in params["business_profile"].items():
-            if isinstance(value, str):
+            if isinstance(value, str) and key in account["business_profile"]:
                 account["business_profile"][key] = value or None
+    if "business_type" in params:
+        account["business_type"] = params["business_type"] or None
 
 
 def update_account(state: State, account: JSON, params: JSON) -> JSON:
+    def also(obj: JSON, changes: JSON) -> None:
+        _update_profile(obj, changes)
+        _apply_requirements(obj, _provided(obj, changes))
+        requested = changes.get("capabilities") or {}
+        for name, value in requested.items():
+            wanted = isinstance(value, dict) and value.get("requested")
+            if wanted and name not in obj["capabilities"]:
+                ready = not obj["requirements"]["currently_due"]
+                obj["capabilities"][name] = "active" if ready else "inactive"
+
     return update_object(
-        state,
-        account,
-        params,
-        "account.updated",
-        fields=("email", "business_type", "default_currency"),
-        also=_update_business_profile,
+        state, account, params, "account.updated", fields=("email", "default_currency"), also=also
     )
+
+
+def complete_onboarding(state: State, account: JSON) -> JSON:
+    """The account holder finishes onboarding: everything due is provided."""
+    before = snapshot(account)
+    account["business_type"] = account["business_type"] or "individual"
+    account["business_profile"]["url"] = account["business_profile"]["url"] or "https://example.com"
+    account["tos_acceptance"].update(
+        {"date": account["tos_acceptance"]["date"] or state.now(), "ip": "127.0.0.1"}
+    )
+    _apply_requirements(account, set(ONBOARDING_FIELDS))
+    if account != before:
+        state.emit("account.updated", account, before=before)
+    return account
 
 
 def platform_account(state: State) -> JSON:
@@ -163,7 +250,6 @@ def platform_account(state: State) -> JSON:
         "default_currency": "usd",
         "details_submitted": True,
         "email": None,
-        "livemode": False,
         "metadata": {},
         "payouts_enabled": True,
         "type": "standard",
@@ -213,11 +299,7 @@ def create_transfer(state: State, params: JSON) -> JSON:
                 f"transaction ({charge['currency']}).",
                 param="currency",
             )
-        left = (
-            charge["amount_captured"]
-            - charge["amount_refunded"]
-            - _transferred_from(state, source_id)
-        )
+        left = net_captured(charge) - _transferred_from(state, source_id)
         if amount > left:
             raise invalid(
                 f"Insufficient funds in the source transaction: {format_amount(amount, currency)} "

@@ -35,6 +35,7 @@ POST   /control/authenticate/{intent_id}       {"succeed"?: true} -> intent
 POST   /control/disputes                       {"charge", "amount"?, "reason"?} -> dispute
 POST   /control/disputes/{id}/close            {"won"} -> dispute
 POST   /control/refunds/{id}/fail              {"reason"?} -> refund
+POST   /control/accounts/{id}/onboard          -> account (onboarding completed)
 POST   /control/reset
 ====== ======================================= ==============================================
 """
@@ -219,6 +220,9 @@ def routes(sandbox: Sandbox) -> list[Route]:
             request.path_params["refund_id"], body.get("reason", "expired_or_canceled_card")
         )
 
+    async def onboard(request: Request, body: JSON) -> JSON:
+        return await sandbox.complete_onboarding(request.path_params["account_id"])
+
     async def reset(request: Request, body: JSON) -> None:
         sandbox.reset()
 
@@ -250,6 +254,7 @@ def routes(sandbox: Sandbox) -> list[Route]:
         ("POST", "/disputes", dispute),
         ("POST", "/disputes/{dispute_id}/close", close_dispute),
         ("POST", "/refunds/{refund_id}/fail", fail_refund),
+        ("POST", "/accounts/{account_id}/onboard", onboard),
         ("POST", "/reset", reset),
     ]
     return [

@@ -212,6 +212,7 @@ def card_payment_method(
         },
         "created": state.now(),
         "customer": None,
+        "customer_account": None,
         "livemode": False,
         "metadata": new_metadata(metadata),
         "type": "card",
@@ -230,6 +231,7 @@ def sepa_payment_method(
         "billing_details": _billing_details(billing_details),
         "created": state.now(),
         "customer": None,
+        "customer_account": None,
         "livemode": False,
         "metadata": new_metadata(metadata),
         "sepa_debit": {

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from graphql_payments.sandbox import balance
 from graphql_payments.sandbox.errors import JSON, invalid, unexpected_state
-from graphql_payments.sandbox.state import State, new_id, snapshot, update_object
+from graphql_payments.sandbox.state import State, net_captured, new_id, snapshot, update_object
 
 DISPUTE_FEE = 1500
 EVIDENCE_WINDOW = 7 * 24 * 3600
@@ -59,7 +59,7 @@ def create_dispute(
         raise invalid(f"Charge {charge['id']} was not captured, so it cannot be disputed.")
     if any(d["charge"] == charge["id"] for d in state.all("dispute")):
         raise invalid(f"Charge {charge['id']} was disputed already; a charge is disputed once.")
-    disputable = charge["amount_captured"] - charge["amount_refunded"]
+    disputable = net_captured(charge)
     amount = disputable if amount is None else amount
     if not 1 <= amount <= disputable:
         raise invalid("The dispute amount must be between 1 and the amount not refunded.")
@@ -101,6 +101,7 @@ def create_dispute(
             "card": {
                 "brand": card.get("brand"),
                 "case_type": "chargeback",
+                "network": card.get("network"),
                 "network_reason_code": "10.4" if reason == "fraudulent" else "13.1",
             },
             "type": pm_details["type"],

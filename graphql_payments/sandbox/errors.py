@@ -1,15 +1,18 @@
 """Errors the sandbox API answers with, in Stripe's envelope.
 
 Every failure of a `/v1` call is a JSON body `{"error": {...}}` with Stripe's fields (`type`,
-`code`, `decline_code`, `message`, `param`, `doc_url`, and for card errors the `payment_intent`
-or `setup_intent`, `charge` and `payment_method` involved) and Stripe's status codes, so the
-official SDK raises the same exception classes it raises against Stripe:
+`code`, `decline_code`, `message`, `param`, `doc_url`, `request_log_url`, and for card errors
+`advice_code`, `network_decline_code` and the `payment_intent` or `setup_intent`, `charge` and
+`payment_method` involved; fields without a value are left out, as Stripe does) and Stripe's
+status codes, so the official SDK raises the same exception classes it raises against Stripe.
+A missing object named in the path answers 404; named in a parameter, 400 with that `param`.
 
 ======  ==========================  =================================
 status  `type`                      SDK exception
 ======  ==========================  =================================
 400     invalid_request_error       stripe.InvalidRequestError
 400     idempotency_error           stripe.IdempotencyError
+409     idempotency_error           stripe.IdempotencyError
 401     invalid_request_error       stripe.AuthenticationError
 402     card_error                  stripe.CardError
 404     invalid_request_error       stripe.InvalidRequestError
@@ -78,9 +81,10 @@ class SandboxError(Exception):
 
 
 def not_found(kind: str, object_id: str, *, param: str = "id") -> SandboxError:
+    """A missing object: 404 when the path names it, 400 when a parameter does (Stripe's way)."""
     return SandboxError(
         f"No such {kind}: '{object_id}'",
-        status=404,
+        status=404 if param == "id" else 400,
         code="resource_missing",
         param=param,
     )

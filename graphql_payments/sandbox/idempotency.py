@@ -7,6 +7,10 @@ The same key with the same method, path and parameters replays that answer with
 (`stripe.IdempotencyError`). Requests rejected before executing (invalid parameters, bad API
 key, an injected 5xx) store nothing, so retrying them with the same key runs them for real.
 Keys are scoped to the API key and forgotten after 24 hours of sandbox time.
+
+While a request with a key is still executing (its injected latency counts as execution), a
+second request with the same key answers 409 `idempotency_error` at once, as Stripe does for a
+key in flight; the SDK retries 409s (`max_network_retries`) and then gets the stored answer.
 """
 
 from __future__ import annotations
@@ -33,9 +37,25 @@ class StoredResponse:
 class IdempotencyStore:
     def __init__(self) -> None:
         self._entries: dict[tuple[str, str], StoredResponse] = {}
+        self._in_flight: set[tuple[str, str]] = set()
 
     def clear(self) -> None:
         self._entries.clear()
+
+    def begin(self, api_key: str, key: str) -> None:
+        """Mark a request with this key as executing; 409 when one already is."""
+        if (api_key, key) in self._in_flight:
+            raise SandboxError(
+                "There is currently another in-progress request using this Idempotent Key "
+                "(that probably means you submitted twice, and the other request is still "
+                f"going through): {key}. Please try again later.",
+                status=409,
+                type="idempotency_error",
+            )
+        self._in_flight.add((api_key, key))
+
+    def end(self, api_key: str, key: str) -> None:
+        self._in_flight.discard((api_key, key))
 
     def _prune(self, now: int) -> None:
         expired = [key for key, entry in self._entries.items() if entry.created + RETENTION < now]

@@ -180,7 +180,7 @@ def create_payment_intent(state: State, params: JSON, *, note: JSON | None = Non
         "application": None,
         "application_fee_amount": params.get("application_fee_amount"),
         "automatic_payment_methods": (
-            {"allow_redirects": "always", "enabled": True}
+            {"allow_redirects": (automatic or {}).get("allow_redirects", "always"), "enabled": True}
             if (automatic or {}).get("enabled") or not params.get("payment_method_types")
             else None
         ),
@@ -192,11 +192,13 @@ def create_payment_intent(state: State, params: JSON, *, note: JSON | None = Non
         "created": state.now(),
         "currency": currency,
         "customer": customer_id,
+        "customer_account": None,
         "description": params.get("description"),
         "excluded_payment_method_types": None,
         "last_payment_error": None,
         "latest_charge": None,
         "livemode": False,
+        "managed_payments": None,
         "metadata": new_metadata(params.get("metadata")),
         "next_action": None,
         "on_behalf_of": params.get("on_behalf_of"),
@@ -403,6 +405,7 @@ def _card_details(state: State, pm: JSON, pi: JSON, *, three_d_secure: bool) -> 
         "overcapture": {"maximum_amount_capturable": pi["amount"], "status": "unavailable"},
         "regulated_status": "unregulated",
         "three_d_secure": None,
+        "transaction_link_id": None,
         "wallet": None,
     }
     if three_d_secure:
@@ -447,9 +450,9 @@ def _new_charge(
     else:
         blocked = decline.outcome_type == "blocked"
         outcome = {
-            "advice_code": None,
+            "advice_code": decline.advice_code,
             "network_advice_code": None,
-            "network_decline_code": None,
+            "network_decline_code": decline.network_decline_code,
             "network_status": decline.network_status,
             "reason": "highest_risk_level" if blocked else decline.decline_code,
             "risk_level": "highest" if blocked else "normal",
@@ -503,7 +506,6 @@ def _new_charge(
         "statement_descriptor": pi["statement_descriptor"],
         "statement_descriptor_suffix": pi["statement_descriptor_suffix"],
         "status": status,
-        "transfer": None,
         "transfer_data": snapshot(pi["transfer_data"]) if pi["transfer_data"] else None,
         "transfer_group": pi["transfer_group"],
     }
@@ -519,6 +521,10 @@ def decline_error(
     extra: JSON = {"payment_method": snapshot(payment_method)}
     if charge is not None:
         extra["charge"] = charge["id"]
+    if decline.advice_code is not None:
+        extra["advice_code"] = decline.advice_code
+    if decline.network_decline_code is not None:
+        extra["network_decline_code"] = decline.network_decline_code
     return SandboxError(
         decline.message,
         status=402,
@@ -600,6 +606,8 @@ def _capture_charge(state: State, charge: JSON, amount: int) -> None:
     )
     charge["captured"] = True
     charge["amount_captured"] = amount
+    # Stripe releases the uncaptured remainder and shows it as refunded on the charge.
+    charge["amount_refunded"] = charge["amount"] - amount
     charge["balance_transaction"] = txn["id"]
 
 

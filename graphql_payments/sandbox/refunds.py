@@ -3,9 +3,12 @@
 A refund names a `payment_intent` or a `charge` and an optional `amount` (default: all that is
 left). It succeeds at once, books a negative balance transaction, raises the charge's
 `amount_refunded` (`refunded` turns true when nothing is left) and emits `refund.created` and
-`charge.refunded`. Stripe's limits apply: nothing on an uncaptured or failed payment, nothing
-left -> `charge_already_refunded`, more than what is left -> `amount_too_large` on `amount`, and
-no refund while a dispute is open or lost (`charge_disputed`).
+`charge.refunded`. What is left to refund is the captured amount less earlier refunds: after a
+partial capture the uncaptured remainder already counts in `amount_refunded`, as at Stripe, so
+`refunded` turns true when `amount_refunded` reaches the charge's `amount`. Stripe's limits
+apply: nothing on an uncaptured or failed payment, nothing left -> `charge_already_refunded`,
+more than what is left -> `amount_too_large` on `amount`, and no refund while a dispute is open
+or lost (`charge_disputed`).
 
 `Sandbox.fail_refund` plays the bank rejecting a refund later: the refund becomes `failed`
 with a `failure_reason`, the amount becomes refundable again, and `refund.failed`,
@@ -18,7 +21,14 @@ from graphql_payments.sandbox import balance, disputes
 from graphql_payments.sandbox.cards import fingerprint
 from graphql_payments.sandbox.currencies import format_amount
 from graphql_payments.sandbox.errors import JSON, at_least_one, invalid, unexpected_state
-from graphql_payments.sandbox.state import State, new_id, new_metadata, snapshot, update_object
+from graphql_payments.sandbox.state import (
+    State,
+    net_captured,
+    new_id,
+    new_metadata,
+    snapshot,
+    update_object,
+)
 
 FAILURE_REASONS = (
     "charge_for_pending_refund_disputed",
@@ -29,10 +39,6 @@ FAILURE_REASONS = (
     "merchant_request",
     "unknown",
 )
-
-
-def refundable(charge: JSON) -> int:
-    return int(charge["amount_captured"] - charge["amount_refunded"])
 
 
 def _charge_for(state: State, params: JSON) -> JSON:
@@ -78,7 +84,7 @@ def _charge_for(state: State, params: JSON) -> JSON:
 
 def create_refund(state: State, params: JSON) -> JSON:
     charge = _charge_for(state, params)
-    left = refundable(charge)
+    left = net_captured(charge)
     if left <= 0:
         raise invalid(
             f"Charge {charge['id']} has already been refunded.",
@@ -117,6 +123,8 @@ def create_refund(state: State, params: JSON) -> JSON:
         "charge": charge["id"],
         "created": state.now(),
         "currency": currency,
+        "customer": charge["customer"],
+        "customer_account": None,
         "destination_details": (
             {
                 "card": {
@@ -132,6 +140,7 @@ def create_refund(state: State, params: JSON) -> JSON:
         ),
         "metadata": new_metadata(params.get("metadata")),
         "payment_intent": charge["payment_intent"],
+        "payment_method": charge["payment_method"],
         "reason": params.get("reason"),
         "receipt_number": None,
         "source_transfer_reversal": None,
@@ -141,7 +150,7 @@ def create_refund(state: State, params: JSON) -> JSON:
     state.add(refund)
     before = snapshot(charge)
     charge["amount_refunded"] += amount
-    charge["refunded"] = charge["amount_refunded"] >= charge["amount_captured"]
+    charge["refunded"] = charge["amount_refunded"] >= charge["amount"]
     state.emit("refund.created", refund)
     state.emit("charge.refunded", charge, before=before)
     return refund

@@ -12,7 +12,7 @@ from types import TracebackType
 import httpx
 from starlette.requests import Request
 
-from graphql_payments.sandbox import checkout, disputes, intents, refunds, timers
+from graphql_payments.sandbox import checkout, connect, disputes, intents, refunds, timers
 from graphql_payments.sandbox.api import Services
 from graphql_payments.sandbox.app import build_app
 from graphql_payments.sandbox.checkout import CheckoutOutcome
@@ -209,6 +209,14 @@ class Sandbox:
         disputes.close_dispute(self.state, dispute, won=won)
         await self._settle()
         return self.state.render(dispute)
+
+    async def complete_onboarding(self, account_id: str) -> JSON:
+        """The holder of a connected account finishes Stripe's onboarding: what was due is
+        provided, the requested capabilities turn active, `account.updated` is emitted."""
+        account = self.state.get("account", account_id)
+        connect.complete_onboarding(self.state, account)
+        await self._settle()
+        return self.state.render(account)
 
     async def fail_refund(self, refund_id: str, reason: str = "expired_or_canceled_card") -> JSON:
         """The bank rejects a refund that had succeeded."""

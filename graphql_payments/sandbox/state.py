@@ -25,7 +25,10 @@ from typing import Any, Protocol
 from graphql_payments.sandbox.clock import Clock
 from graphql_payments.sandbox.errors import JSON, SandboxError, invalid, not_found
 
+# The API version whose shapes the sandbox serves; stripe-python 16.x pins versions of this
+# release ("endive"), which is why pyproject.toml allows only that major version of the SDK.
 API_VERSION = "2026-10-28.endive"
+API_RELEASE = API_VERSION.rpartition(".")[2]
 
 PREFIXES: dict[str, str] = {
     "customer": "cus",
@@ -238,6 +241,14 @@ class State:
             _, _, action, object_id = heapq.heappop(self._timers)
             fired.append((action, object_id))
         return fired
+
+
+def net_captured(charge: JSON) -> int:
+    """The captured money a charge still holds: Stripe counts the uncaptured remainder of a
+    partial capture in `amount_refunded`, so this is `amount - amount_refunded` once captured."""
+    if not charge["captured"]:
+        return 0
+    return int(charge["amount"] - charge["amount_refunded"])
 
 
 def snapshot(obj: JSON) -> JSON:

@@ -95,10 +95,20 @@ async def revert(gql: GraphQLClient, order: str = "order-1") -> dict[str, Any]:
     return result
 
 
+async def order_status(gql: GraphQLClient, order: str = "order-1") -> dict[str, Any]:
+    """The escrow payment of an order, as an admin sees it."""
+    result: dict[str, Any] = (await gql.data(BY_ORDER, {"o": order}, headers=as_admin()))[
+        "paymentStatus"
+    ]
+    return result
+
+
 async def runner_account(sandbox: Sandbox) -> str:
+    """A runner's Express account, onboarded (transfers active)."""
     account = await sandbox_client(sandbox).v1.accounts.create_async(
         params={"type": "express", "country": "US"}
     )
+    await sandbox.complete_onboarding(account.id)
     return str(account.id)
 
 

@@ -3,19 +3,17 @@ Stripe refuses, and paying a runner after the capture."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from graphql_payments.sandbox import Sandbox
 from graphql_payments.services import Services
-from tests.escrow.flows import BY_ORDER, authorize, release, revert, runner_account, stripe_view
+from tests.escrow.flows import (
+    authorize,
+    order_status,
+    release,
+    revert,
+    runner_account,
+    stripe_view,
+)
 from tests.helpers import FAILURES, GraphQLClient, as_admin, sandbox_client
-
-
-async def order_status(gql: GraphQLClient, order: str = "order-1") -> dict[str, Any]:
-    result: dict[str, Any] = (await gql.data(BY_ORDER, {"o": order}, headers=as_admin()))[
-        "paymentStatus"
-    ]
-    return result
 
 
 async def failures(gql: GraphQLClient) -> list[tuple[str, str | None]]:

@@ -24,3 +24,11 @@ async def sandbox() -> AsyncIterator[Sandbox]:
 @pytest.fixture
 def client(sandbox: Sandbox) -> Any:
     return client_for(sandbox)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The conformance test's counts, at the end of the run."""
+    from tests.sandbox.test_conformance import SUMMARY
+
+    for line in SUMMARY:
+        terminalreporter.write_line(f"Stripe conformance: {line}")

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 import stripe
 
+from graphql_payments.gateway.http import stripe_client
 from graphql_payments.sandbox import Sandbox
-from tests.sandbox.helpers import browser_for, client_for, make_sandbox, stripe_error
+from graphql_payments.sandbox.state import API_RELEASE
+from tests.sandbox.helpers import (
+    API_BASE,
+    API_KEY,
+    browser_for,
+    client_for,
+    make_sandbox,
+    stripe_error,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -167,3 +177,21 @@ async def test_balance_follows_money_movements(client: Any) -> None:
     fee = round(10000 * 0.029) + 30
     assert balance.available[0].amount == 10000 - fee - 1000
     assert [txn.type for txn in transactions.data] == ["refund", "charge"]
+
+
+async def test_the_sdk_pins_the_release_the_sandbox_models(sandbox: Sandbox) -> None:
+    # given: a client pinned to a version of another release
+    other = stripe_client(
+        API_KEY,
+        api_base=API_BASE,
+        api_version="2025-03-31.basil",
+        transport=httpx.ASGITransport(app=sandbox.app),
+    )
+
+    # when
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        await other.v1.customers.create_async(params={})
+
+    # then
+    assert stripe.api_version.rpartition(".")[2] == API_RELEASE
+    assert "Invalid Stripe API version: 2025-03-31.basil" in str(raised.value)

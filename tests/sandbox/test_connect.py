@@ -13,8 +13,9 @@ from tests.sandbox.helpers import paid_intent
 pytestmark = pytest.mark.anyio
 
 
-async def express_account(client: Any) -> Any:
-    return await client.v1.accounts.create_async(
+async def express_account(client: Any, sandbox: Sandbox) -> Any:
+    """An Express account whose holder finished onboarding."""
+    account = await client.v1.accounts.create_async(
         params={
             "type": "express",
             "country": "US",
@@ -23,28 +24,81 @@ async def express_account(client: Any) -> Any:
             "metadata": {"seller": "9"},
         }
     )
+    await sandbox.complete_onboarding(account.id)
+    return account
 
 
-async def test_accounts_are_created_ready_to_receive_transfers(client: Any) -> None:
+async def test_accounts_start_with_requirements_and_onboarding_enables_them(
+    client: Any, sandbox: Sandbox
+) -> None:
+    # given
+    created = await client.v1.accounts.create_async(
+        params={"type": "express", "country": "US", "email": "seller@shop.test",
+                "capabilities": {"transfers": {"requested": True}}, "metadata": {"seller": "9"}}
+    )  # fmt: skip
+
     # when
-    account = await express_account(client)
-    fetched = await client.v1.accounts.retrieve_async(account.id)
+    await paid_intent(client, amount=10000)
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        await client.v1.transfers.create_async(
+            params={"amount": 100, "currency": "usd", "destination": created.id}
+        )
+    await sandbox.complete_onboarding(created.id)
+    onboarded = await client.v1.accounts.retrieve_async(created.id)
+
+    # then: nothing enabled until the holder provides what is due
+    assert (created.charges_enabled, created.payouts_enabled, created.details_submitted) == (
+        False,
+        False,
+        False,
+    )
+    assert created.capabilities.transfers == "inactive"
+    assert "tos_acceptance.date" in created.requirements.currently_due
+    assert refused.value.code == "insufficient_capabilities_for_transfer"
+    assert (onboarded.payouts_enabled, onboarded.details_submitted) == (True, True)
+    assert onboarded.capabilities.transfers == "active"
+    assert onboarded.requirements.currently_due == []
+    assert onboarded.metadata["seller"] == "9"
+    updated = sandbox.events_of("account.updated")
+    assert [e["data"]["previous_attributes"]["capabilities"] for e in updated] == [
+        {"transfers": "inactive"}
+    ]
+
+
+async def test_providing_the_requirements_through_the_api_enables_the_account(
+    client: Any,
+) -> None:
+    # given
+    wanted = {"card_payments": {"requested": True}, "transfers": {"requested": True}}
+    account = await client.v1.accounts.create_async(
+        params={"type": "custom", "country": "US", "capabilities": wanted}
+    )
+
+    # when
+    half = await client.v1.accounts.update_async(
+        account.id, params={"business_type": "individual", "external_account": "btok_us_verified"}
+    )
+    done = await client.v1.accounts.update_async(
+        account.id,
+        params={"business_profile": {"url": "https://runner.test"},
+                "tos_acceptance": {"date": 1700000000, "ip": "203.0.113.9"}},
+    )  # fmt: skip
 
     # then
-    assert account.id.startswith("acct_")
-    assert account.type == "express"
-    assert (fetched.charges_enabled, fetched.payouts_enabled, fetched.details_submitted) == (
-        True,
-        True,
-        True,
-    )
-    assert fetched.capabilities.transfers == "active"
-    assert fetched.metadata["seller"] == "9"
+    assert sorted(half.requirements.currently_due) == [
+        "business_profile.url",
+        "tos_acceptance.date",
+        "tos_acceptance.ip",
+    ]
+    assert half.capabilities.transfers == "inactive"
+    assert (done.charges_enabled, done.payouts_enabled) == (True, True)
+    assert done.capabilities.to_dict() == {"card_payments": "active", "transfers": "active"}
+    assert done.tos_acceptance.ip == "203.0.113.9"
 
 
 async def test_transfer_from_a_charge_and_reversals(client: Any, sandbox: Sandbox) -> None:
     # given
-    account = await express_account(client)
+    account = await express_account(client, sandbox)
     intent = await paid_intent(client, amount=10000, transfer_group="order-5")
 
     # when
@@ -70,9 +124,9 @@ async def test_transfer_from_a_charge_and_reversals(client: Any, sandbox: Sandbo
     assert [t.id for t in listed.data] == [transfer.id]
 
 
-async def test_reversal_never_exceeds_what_is_left(client: Any) -> None:
+async def test_reversal_never_exceeds_what_is_left(client: Any, sandbox: Sandbox) -> None:
     # given
-    account = await express_account(client)
+    account = await express_account(client, sandbox)
     intent = await paid_intent(client, amount=5000)
     transfer = await client.v1.transfers.create_async(
         params={"amount": 4000, "currency": "usd", "destination": account.id,
@@ -92,9 +146,9 @@ async def test_reversal_never_exceeds_what_is_left(client: Any) -> None:
     assert nothing_left.value.param == "amount"
 
 
-async def test_transfer_beyond_the_source_charge_is_refused(client: Any) -> None:
+async def test_transfer_beyond_the_source_charge_is_refused(client: Any, sandbox: Sandbox) -> None:
     # given
-    account = await express_account(client)
+    account = await express_account(client, sandbox)
     intent = await paid_intent(client, amount=5000)
 
     # when
@@ -108,9 +162,11 @@ async def test_transfer_beyond_the_source_charge_is_refused(client: Any) -> None
     assert raised.value.param == "amount"
 
 
-async def test_transfer_without_source_needs_available_balance(client: Any) -> None:
+async def test_transfer_without_source_needs_available_balance(
+    client: Any, sandbox: Sandbox
+) -> None:
     # given
-    account = await express_account(client)
+    account = await express_account(client, sandbox)
 
     # when
     with pytest.raises(stripe.InvalidRequestError) as raised:
@@ -127,7 +183,7 @@ async def test_transfer_without_source_needs_available_balance(client: Any) -> N
     assert transfer.amount == 1000
 
 
-async def test_transfer_to_unknown_account(client: Any) -> None:
+async def test_transfer_to_unknown_account(client: Any, sandbox: Sandbox) -> None:
     # given
     await paid_intent(client, amount=10000)
 
@@ -141,7 +197,9 @@ async def test_transfer_to_unknown_account(client: Any) -> None:
     assert raised.value.param == "destination"
 
 
-async def test_transfer_to_an_account_without_the_transfers_capability(client: Any) -> None:
+async def test_transfer_to_an_account_without_the_transfers_capability(
+    client: Any, sandbox: Sandbox
+) -> None:
     # given
     await paid_intent(client, amount=10000)
     account = await client.v1.accounts.create_async(
@@ -161,7 +219,7 @@ async def test_transfer_to_an_account_without_the_transfers_capability(client: A
 
 async def test_destination_charge_transfers_on_capture(client: Any, sandbox: Sandbox) -> None:
     # given
-    account = await express_account(client)
+    account = await express_account(client, sandbox)
 
     # when
     intent = await paid_intent(

@@ -89,6 +89,6 @@ async def test_only_captured_charges_can_be_disputed(client: Any, sandbox: Sandb
         await sandbox.create_dispute("ch_missing")
 
     # then
-    assert missing.value.status == 404
+    assert (missing.value.status, missing.value.code) == (400, "resource_missing")
     with pytest.raises(stripe.InvalidRequestError):
         await client.v1.disputes.retrieve_async("dp_missing")

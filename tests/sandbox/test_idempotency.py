@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import httpx
 import pytest
 import stripe
 
+from graphql_payments.errors import StripeFailed
+from graphql_payments.gateway import StripeGateway
 from graphql_payments.sandbox import Sandbox
-from tests.sandbox.helpers import browser_for, stripe_error
+from tests.sandbox.helpers import API_BASE, API_KEY, browser_for, stripe_error
 
 pytestmark = pytest.mark.anyio
 
@@ -152,3 +156,66 @@ async def test_events_name_the_request_and_its_key(client: Any, sandbox: Sandbox
         "id": customer.last_response.request_id,
         "idempotency_key": "customer-7",
     }
+
+
+async def test_a_duplicate_while_the_first_is_in_flight_is_a_409(
+    client: Any, sandbox: Sandbox
+) -> None:
+    # given: the first request takes a while to execute
+    sandbox.faults.api_latency(0.2, count=1)
+    first = asyncio.create_task(
+        client.v1.payment_intents.create_async(params=PARAMS, options={"idempotency_key": "fly"})
+    )
+    await asyncio.sleep(0.05)
+
+    # when: stripe-python raises its generic APIError for a 409
+    with pytest.raises(stripe.APIError) as raised:
+        await client.v1.payment_intents.create_async(
+            params=PARAMS, options={"idempotency_key": "fly"}
+        )
+    created = await first
+    replayed = await client.v1.payment_intents.create_async(
+        params=PARAMS, options={"idempotency_key": "fly"}
+    )
+
+    # then
+    assert raised.value.http_status == 409
+    assert stripe_error(raised).type == "idempotency_error"
+    assert replayed.id == created.id
+    assert len(sandbox.objects("payment_intent")) == 1
+
+
+async def test_the_gateway_converges_on_a_409(sandbox: Sandbox) -> None:
+    # given: the gateway as production builds it (the SDK retries a 409 once), and one that
+    # does not retry
+    transport = httpx.ASGITransport(app=sandbox.app)
+    retrying = StripeGateway.create(API_KEY, api_base=API_BASE, transport=transport)
+    single = StripeGateway.create(
+        API_KEY, api_base=API_BASE, max_network_retries=0, transport=transport
+    )
+
+    customer = await retrying.create_customer(user_id="u1", idempotency_key="customer")
+
+    def authorize(gateway: StripeGateway, key: str) -> Any:
+        return gateway.authorize_payment(
+            amount=2500, currency="USD", customer_id=customer, payment_method_id="pm_card_visa",
+            description=None, return_url=None, transfer_group=None, metadata={},
+            idempotency_key=key,
+        )  # fmt: skip
+
+    # when
+    sandbox.faults.api_latency(0.3, count=1)
+    first, second = await asyncio.gather(authorize(retrying, "k1"), authorize(retrying, "k1"))
+    sandbox.faults.api_latency(0.3, count=1)
+    outcomes = await asyncio.gather(
+        authorize(single, "k2"), authorize(single, "k2"), return_exceptions=True
+    )
+    await retrying.aclose()
+    await single.aclose()
+
+    # then: the retry gets the first answer; without retries the duplicate is told to retry
+    assert first.id == second.id
+    refused = [o for o in outcomes if isinstance(o, StripeFailed)]
+    assert len(refused) == 1
+    assert refused[0].retryable
+    assert len(sandbox.objects("payment_intent")) == 2

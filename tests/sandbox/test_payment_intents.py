@@ -63,8 +63,11 @@ async def test_manual_capture_holds_then_partially_captures(client: Any, sandbox
     assert captured.amount_capturable == 0
     charge = await client.v1.charges.retrieve_async(intent.latest_charge)
     assert (charge.captured, charge.amount_captured, charge.amount) == (True, 3000, 5000)
+    # the released remainder shows as refunded, as at Stripe, with no refund object
+    assert (charge.amount_refunded, charge.refunded, charge.refunds.data) == (2000, False, [])
     types = [event["type"] for event in sandbox.events]
     assert types[-2:] == ["charge.captured", "payment_intent.succeeded"]
+    assert sandbox.events_of("charge.captured")[0]["data"]["object"]["amount_refunded"] == 2000
     assert "payment_intent.amount_capturable_updated" in types
 
 

@@ -81,7 +81,9 @@ async def test_no_refund_on_an_uncaptured_intent(client: Any) -> None:
     assert raised.value.param == "payment_intent"
 
 
-async def test_partially_captured_charge_refunds_only_the_captured_part(client: Any) -> None:
+async def test_partially_captured_charge_refunds_only_the_captured_part(
+    client: Any, sandbox: Sandbox
+) -> None:
     # given
     intent = await paid_intent(client, amount=5000, capture_method="manual")
     await client.v1.payment_intents.capture_async(intent.id, params={"amount_to_capture": 2000})
@@ -89,11 +91,19 @@ async def test_partially_captured_charge_refunds_only_the_captured_part(client: 
     # when
     with pytest.raises(stripe.InvalidRequestError) as raised:
         await client.v1.refunds.create_async(params={"payment_intent": intent.id, "amount": 2001})
-    refund = await client.v1.refunds.create_async(params={"payment_intent": intent.id})
+    first = await client.v1.refunds.create_async(
+        params={"payment_intent": intent.id, "amount": 500}
+    )
+    rest = await client.v1.refunds.create_async(params={"payment_intent": intent.id})
 
-    # then
+    # then: the uncaptured 3000 counts as refunded from the capture on, as at Stripe
     assert raised.value.code == "amount_too_large"
-    assert refund.amount == 2000
+    assert (first.amount, rest.amount) == (500, 1500)
+    refunded = [e["data"]["object"] for e in sandbox.events_of("charge.refunded")]
+    assert [(c["amount_refunded"], c["refunded"]) for c in refunded] == [
+        (3500, False),
+        (5000, True),
+    ]
 
 
 async def test_refund_needs_a_payment(client: Any) -> None:
