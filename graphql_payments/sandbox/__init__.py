@@ -69,19 +69,36 @@ All state lives in the event loop that serves the app; serve it from that loop (
 thread. `sandbox.events` hands out the live event dicts (their `pending_webhooks` drops as
 deliveries succeed); treat them as read-only.
 
-Where the sandbox knowingly differs from Stripe:
+API version: the sandbox serves the shapes of one Stripe API release, `API_VERSION`
+(`2026-10-28.endive`), the release stripe-python 16.x pins; pyproject.toml therefore allows
+only `stripe>=16,<17`. Rather than model several releases' shapes, a request whose
+`Stripe-Version` names another release answers 400 (`Invalid Stripe API version`), so a
+`STRIPE_API_VERSION` the sandbox does not model fails loudly instead of passing tests with
+shapes real Stripe would not send. `tests/sandbox/test_conformance.py` checks every call the
+gateway makes and every webhook event against Stripe's OpenAPI description and current example
+objects.
+
+Where the sandbox knowingly differs from Stripe, each where the product cannot observe it:
 
 - the `Stripe-Account` header is ignored: connected accounts receive transfers, but calls
-  made on behalf of a connected account act on the platform;
+  made on behalf of a connected account act on the platform (the product never sends it);
 - Checkout takes `price_data` only (no Price or Product objects), and only `payment` and
-  `setup` modes; PaymentMethods are `card` or `sepa_debit`;
-- `capture_method` defaults to `automatic`; a partial capture leaves `amount_refunded` at 0
-  (the released remainder is not shown as refunded); canceling an authorized payment leaves
-  its charge as it was;
-- accounts are created fully enabled, with no onboarding;
+  `setup` modes; PaymentMethods are `card` or `sepa_debit` (all the product uses);
+- `capture_method` defaults to `automatic`; canceling an authorized payment (or its hold
+  lapsing) leaves its charge as it was, where Stripe marks the uncaptured charge refunded (the
+  product settles a reverted hold from the PaymentIntent, and counts refunds from Refund
+  objects, never from a charge's `amount_refunded`);
+- connected accounts onboard against a fixed list of requirements (`connect.ONBOARDING_FIELDS`),
+  met at once through the API or `complete_onboarding`: there are no Account Links or hosted
+  onboarding pages, no verification delays, no `capability.updated` events, and an
+  `external_account` given is accepted but not listed (the product only reads an account's
+  `capabilities`);
 - a PaymentMethod used without a customer can be used again;
 - processing fees are a flat simulation (2.9% + 30 minor units) and funds are available at
-  once.
+  once;
+- an error's `request_log_url` points into the sandbox, which serves no request logs;
+- operations complete without yielding to the event loop, so an idempotency key is "in flight"
+  (409 for a duplicate) only while injected API latency delays its request.
 """
 
 from graphql_payments.sandbox.checkout import CheckoutOutcome

@@ -9,7 +9,8 @@ key, an injected 5xx) store nothing, so retrying them with the same key runs the
 Keys are scoped to the API key and forgotten after 24 hours of sandbox time.
 
 While a request with a key is still executing (its injected latency counts as execution), a
-second request with the same key answers 409 `idempotency_error` at once, as Stripe does for a
+second request with the same key answers 409 `idempotency_error` (code
+`idempotency_key_in_use`) at once, as Stripe does for a
 key in flight; the SDK retries 409s (`max_network_retries`) and then gets the stored answer.
 """
 
@@ -51,6 +52,7 @@ class IdempotencyStore:
                 f"going through): {key}. Please try again later.",
                 status=409,
                 type="idempotency_error",
+                code="idempotency_key_in_use",
             )
         self._in_flight.add((api_key, key))
 

@@ -773,7 +773,6 @@ def _new_outcome_success() -> JSON:
         "network_status": "approved_by_network",
         "reason": None,
         "risk_level": "not_assessed",
-        "risk_score": None,
         "seller_message": "Payment complete.",
         "type": "authorized",
     }

@@ -149,9 +149,24 @@ async def _drive(sandbox: Sandbox, gateway: StripeGateway, client: Any) -> str:
     await client.v1.setup_intents.cancel_async(
         (await client.v1.setup_intents.create_async(params={"customer": customer})).id
     )
-    disputed = await paid_intent(client, amount=2500)
-    dispute = await sandbox.create_dispute(disputed.latest_charge)
-    await sandbox.close_dispute(dispute["id"], won=False)
+    for won in (False, True):
+        disputed = await paid_intent(client, amount=2500)
+        dispute = await sandbox.create_dispute(disputed.latest_charge)
+        await sandbox.close_dispute(dispute["id"], won=won)
+    await client.v1.transfers.update_async(transfer.id, params={"description": "order 7"})
+    failing = await client.v1.setup_intents.create_async(
+        params={"customer": customer, "payment_method": "pm_card_threeDSecure2Required",
+                "confirm": True, "return_url": "https://shop.test/back"}
+    )  # fmt: skip
+    await sandbox.complete_authentication(failing.id, succeed=False)
+    for iban in ("DE89370400440532013000", "DE62370400440532013001"):
+        debit_session = await client.v1.checkout.sessions.create_async(
+            params={"mode": "payment", "success_url": "https://shop.test/ok",
+                    "line_items": [{"quantity": 1, "price_data": {"currency": "eur",
+                                    "unit_amount": 900, "product_data": {"name": "y"}}}]}
+        )  # fmt: skip
+        await sandbox.pay_checkout_session(debit_session.id, card=iban)
+    await sandbox.advance_clock(181)
     refunded = await paid_intent(client, amount=2500)
     refund = await client.v1.refunds.create_async(params={"payment_intent": refunded.id})
     await sandbox.fail_refund(refund.id)

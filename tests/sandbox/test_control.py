@@ -165,3 +165,18 @@ async def test_control_errors_use_stripe_envelope(sandbox: Sandbox) -> None:
     assert missing.json()["error"]["code"] == "resource_missing"
     assert not_json.status_code == 400
     assert bad_value.status_code == 400
+
+
+async def test_onboarding_a_connected_account(client: Any, sandbox: Sandbox) -> None:
+    # given
+    account = await client.v1.accounts.create_async(params={"type": "express"})
+
+    # when
+    async with browser_for(sandbox) as http:
+        onboarded = await http.post(f"/control/accounts/{account.id}/onboard")
+        missing = await http.post("/control/accounts/acct_missing/onboard")
+
+    # then
+    assert onboarded.json()["capabilities"] == {"card_payments": "active", "transfers": "active"}
+    assert onboarded.json()["charges_enabled"] is True
+    assert missing.status_code == 404

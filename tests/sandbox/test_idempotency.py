@@ -181,6 +181,7 @@ async def test_a_duplicate_while_the_first_is_in_flight_is_a_409(
     # then
     assert raised.value.http_status == 409
     assert stripe_error(raised).type == "idempotency_error"
+    assert stripe_error(raised).code == "idempotency_key_in_use"
     assert replayed.id == created.id
     assert len(sandbox.objects("payment_intent")) == 1
 
