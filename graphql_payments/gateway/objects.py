@@ -56,6 +56,8 @@ class StripeCharge:
     payment_intent_id: str | None
     amount: int
     amount_captured: int
+    # Stripe's meaning: includes the uncaptured remainder of a partial capture. Refunded totals
+    # are counted from Refund objects, never from this.
     amount_refunded: int
     currency: str
     receipt_url: str | None

@@ -33,7 +33,7 @@ from graphql_payments.sandbox import checkout, intents, timers
 from graphql_payments.sandbox.cards import CHECKOUT_CHOICES
 from graphql_payments.sandbox.currencies import format_amount
 from graphql_payments.sandbox.errors import JSON, SandboxError
-from graphql_payments.sandbox.state import State
+from graphql_payments.sandbox.state import State, net_captured
 
 if TYPE_CHECKING:
     from graphql_payments.sandbox.sandbox import Sandbox
@@ -267,7 +267,10 @@ class Pages:
             "Receipt",
             "receipt.html",
             amount=format_amount(charge["amount_captured"] or charge["amount"], charge["currency"]),
-            refunded=format_amount(charge["amount_refunded"], charge["currency"]),
+            # refunds of the paid amount, not the released remainder of a partial capture
+            refunded=format_amount(
+                charge["amount_captured"] - net_captured(charge), charge["currency"]
+            ),
             date=date.strftime("%Y-%m-%d %H:%M UTC"),
             method=html.escape(method),
             charge_status=html.escape(charge["status"]),
