@@ -15,6 +15,7 @@ from tests.sandbox.helpers import (
     API_BASE,
     API_KEY,
     browser_for,
+    checkout_session,
     client_for,
     make_sandbox,
     stripe_error,
@@ -195,3 +196,39 @@ async def test_the_sdk_pins_the_release_the_sandbox_models(sandbox: Sandbox) -> 
     # then
     assert stripe.api_version.rpartition(".")[2] == API_RELEASE
     assert "Invalid Stripe API version: 2025-03-31.basil" in str(raised.value)
+
+
+async def test_a_missing_object_named_in_a_parameter_is_a_400_naming_it(client: Any) -> None:
+    # given
+    calls = {
+        "payment_intent": client.v1.refunds.create_async(params={"payment_intent": "pi_nope"}),
+        "customer": client.v1.payment_intents.create_async(
+            params={"amount": 1000, "currency": "usd", "customer": "cus_nope"}
+        ),
+        "starting_after": client.v1.customers.list_async(params={"starting_after": "cus_nope"}),
+    }
+
+    # when
+    raised = {}
+    for param, call in calls.items():
+        with pytest.raises(stripe.InvalidRequestError) as error:
+            await call
+        raised[param] = error
+    with pytest.raises(stripe.InvalidRequestError) as in_path:
+        await client.v1.customers.retrieve_async("cus_nope")
+
+    # then: 400 with the parameter, where a missing object in the path is a 404
+    for param, error in raised.items():
+        assert error.value.http_status == 400, param
+        assert (error.value.code, stripe_error(error).param) == ("resource_missing", param)
+    assert (in_path.value.http_status, in_path.value.code) == (404, "resource_missing")
+
+
+async def test_checkout_with_a_missing_customer_is_a_400(client: Any) -> None:
+    # when
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        await checkout_session(client, customer="cus_nope")
+
+    # then
+    assert raised.value.http_status == 400
+    assert stripe_error(raised).param == "customer"

@@ -217,6 +217,9 @@ async def test_answers_and_events_match_stripes_description(
     assert [(e["advice_code"], e["network_decline_code"]) for e in declined] == [
         ("try_again_later", "05")
     ]
+    # an invalid enum value names the parameter and, as at Stripe, carries no code
+    bad_reason = [e for e in errors if e.get("param") == "reason"]
+    assert [("code" in e, e["message"][:15]) for e in bad_reason] == [(False, "Invalid reason:")]
     missing = [e for e in errors if e.get("code") == "resource_missing"]
     assert sorted(e["param"] for e in missing) == ["id", "payment_intent"]
     onboarded = sandbox.events_of("account.updated")[0]["data"]
