@@ -557,6 +557,11 @@ def authenticate(request: Request, services: Services) -> str:
     return key
 
 
+def _log_url(state: State, request_id: str) -> str:
+    """An error's `request_log_url` (kept in a replayed answer, as Stripe does)."""
+    return f"{state.public_url}/logs/{request_id}?t={state.now()}"
+
+
 def check_version(version: str) -> None:
     """Refuse an API version of another release than the one the sandbox models."""
     if version.rpartition(".")[2] != API_RELEASE:
@@ -607,8 +612,7 @@ async def handle(request: Request, services: Services) -> Response:
 
     def reply(status: int, body: JSON, extra: dict[str, str] | None = None) -> Response:
         if status >= 400 and "request_log_url" not in body.get("error", {}):
-            log_url = f"{state.public_url}/logs/{request_id}?t={state.now()}"
-            body = {"error": {**body["error"], "request_log_url": log_url}}
+            body = {"error": {**body["error"], "request_log_url": _log_url(state, request_id)}}
         return _respond(status, body, request_id=request_id, version=version, extra=extra)
 
     delay = services.faults.latency_for(path)
@@ -690,5 +694,5 @@ def _execute(
             return 200, expand(state, body, expansions), True
     except SandboxError as error:
         body = error.body()
-        body["error"]["request_log_url"] = f"{state.public_url}/logs/{request_id}?t={state.now()}"
+        body["error"]["request_log_url"] = _log_url(state, request_id)
         return error.status, body, True
