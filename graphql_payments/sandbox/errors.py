@@ -12,7 +12,7 @@ status  `type`                      SDK exception
 ======  ==========================  =================================
 400     invalid_request_error       stripe.InvalidRequestError
 400     idempotency_error           stripe.IdempotencyError
-409     idempotency_error           stripe.APIError (retried by the SDK)
+409     idempotency_error           stripe.APIError (SDK retries)
 401     invalid_request_error       stripe.AuthenticationError
 402     card_error                  stripe.CardError
 404     invalid_request_error       stripe.InvalidRequestError
