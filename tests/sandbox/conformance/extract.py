@@ -32,6 +32,12 @@ HERE = Path(__file__).resolve().parent
 # Response schemas by operation: (method, Stripe's path template).
 OPERATIONS = [
     ("post", "/v1/customers"),
+    ("get", "/v1/customers/{customer}"),
+    ("post", "/v1/customers/{customer}"),
+    ("get", "/v1/setup_intents/{intent}"),
+    ("get", "/v1/payment_methods/{payment_method}"),
+    ("post", "/v1/payment_methods/{payment_method}/detach"),
+    ("post", "/v1/payment_intents/{intent}/confirm"),
     ("post", "/v1/checkout/sessions"),
     ("get", "/v1/checkout/sessions/{session}"),
     ("post", "/v1/payment_intents"),
