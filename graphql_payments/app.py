@@ -1,16 +1,19 @@
 """`create_app`: the Starlette application.
 
-Routes: `/graphql` (GraphiQL on GET), `/webhooks/stripe`, `/health`, and in sandbox mode the
-Stripe sandbox at `/_sandbox` (its API at `/_sandbox/v1/...`). Engines and clients are built
-here rather than in the lifespan, because `httpx.ASGITransport` does not run a lifespan; the
-lifespan only starts the background workers (webhook retries and key expiry; the autopay
-scheduler) and closes what the factory opened.
+Routes: `/graphql` (GraphiQL on GET), `/webhooks/stripe`, `/health` (cheap, for load
+balancers), `/health/ready` (also the webhook backlog and the last reconciliation), `/metrics`
+(with `PAYMENTS_METRICS=true`; or on its own port with `PAYMENTS_METRICS_PORT`), and in sandbox
+mode the Stripe sandbox at `/_sandbox` (its API at `/_sandbox/v1/...`). Engines and clients
+are built here rather than in the lifespan, because `httpx.ASGITransport` does not run a
+lifespan; the lifespan only starts the background workers (`maintenance`: webhook retries,
+reconciliation, purge; the autopay scheduler) and closes what the factory opened.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -19,18 +22,24 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from graphql_payments import __version__, maintenance
+from graphql_payments import __version__, maintenance, metrics
 from graphql_payments.autopay import scheduler
 from graphql_payments.config import Settings
-from graphql_payments.db import Database
+from graphql_payments.db import Database, utcnow
 from graphql_payments.gateway import StripeGateway
 from graphql_payments.graphql.view import GraphQLApp
+from graphql_payments.logs import RequestContext
+from graphql_payments.operations import repository as operations
+from graphql_payments.operations.reconcile import LAST_PASS
+from graphql_payments.payments import repository as payments_repository
 from graphql_payments.ratelimit import RateLimiter
 from graphql_payments.services import Services
+from graphql_payments.webhooks import repository as webhooks_repository
 from graphql_payments.webhooks.routes import stripe_webhook
 
 log = logging.getLogger(__name__)
@@ -54,6 +63,79 @@ async def health(request: Request) -> JSONResponse:
         body.update(status="unavailable", database="unavailable")
         return JSONResponse(body, status_code=503)
     return JSONResponse(body)
+
+
+async def ready(request: Request) -> JSONResponse:
+    """Readiness: the database answers; with the webhook backlog and the last reconciliation."""
+    services: Services = request.app.state.services
+    now = utcnow()
+    try:
+        async with asyncio.timeout(5):
+            async with services.db.reading() as session:
+                backlog, oldest, failed = await webhooks_repository.backlog(session)
+                last = await operations.get_state(session, LAST_PASS)
+    except Exception as exc:
+        log.warning("readiness check: database unavailable: %s", exc)
+        return JSONResponse({"status": "unavailable", "database": "unavailable"}, status_code=503)
+    last_at = last.at if last is not None else None
+    return JSONResponse(
+        {
+            "status": "ok",
+            "version": __version__,
+            "database": "ok",
+            "webhooks": {
+                "backlog": backlog,
+                "oldest_pending_age_seconds": (
+                    round((now - oldest).total_seconds(), 3) if oldest is not None else None
+                ),
+                "failed": failed,
+            },
+            "reconciliation": {
+                "last_success_at": last_at.isoformat() if last_at else None,
+                "age_seconds": round((now - last_at).total_seconds(), 3) if last_at else None,
+                "interval_seconds": services.settings.reconcile_interval,
+            },
+        }
+    )
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    services: Services = request.app.state.services
+    now = utcnow()
+    grace = dt.timedelta(seconds=services.settings.reconcile_grace)
+    async with services.db.reading() as session:
+        counts = await payments_repository.count_by_kind_status(session)
+        backlog, oldest, failed = await webhooks_repository.backlog(session)
+        stuck = await operations.stuck_counts(session, older_than=now - grace)
+        last = await operations.get_state(session, LAST_PASS)
+    snapshot = metrics.Snapshot(
+        payments=counts,
+        backlog=backlog,
+        oldest_pending=oldest,
+        failed_events=failed,
+        stuck=stuck,
+        last_reconciliation=last.at if last is not None else None,
+        now=now,
+    )
+    return Response(metrics.render(snapshot), media_type=metrics.CONTENT_TYPE)
+
+
+def stripe_gateway(settings: Settings, **overrides: Any) -> StripeGateway:
+    options: dict[str, Any] = {
+        "api_base": settings.stripe_api_base,
+        "api_version": settings.stripe_api_version,
+        "timeout": settings.stripe_timeout,
+        "max_network_retries": settings.stripe_max_retries,
+    }
+    return StripeGateway.create(settings.stripe_key, **{**options, **overrides})
+
+
+def command_services(settings: Settings) -> Services:
+    """Services for an operator command: in sandbox mode, Stripe is the running server's
+    sandbox (`/_sandbox/v1` of PAYMENTS_PUBLIC_URL or the server's address)."""
+    api_base = settings.server_url + SANDBOX_PREFIX if settings.sandbox_mode else None
+    gateway = stripe_gateway(settings, **({"api_base": api_base} if api_base else {}))
+    return Services.build(settings, db=Database(settings.database_url), gateway=gateway)
 
 
 def build_services(settings: Settings) -> Services:
@@ -115,9 +197,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 name="payments-scheduler",
             ),
         ]
+        metrics_server = None
+        if services.settings.metrics_port is not None:
+            metrics_server = await _serve_metrics(app, services.settings)
         try:
             yield
         finally:
+            if metrics_server is not None:
+                metrics_server.should_exit = True
+                await metrics_server.task
             for worker in workers:
                 worker.cancel()
             for worker in workers:
@@ -131,10 +219,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/graphql", GraphQLApp(services, limiter)),
         Route("/webhooks/stripe", stripe_webhook, methods=["POST"]),
         Route("/health", health, methods=["GET"]),
+        Route("/health/ready", ready, methods=["GET"]),
     ]
+    if services.settings.metrics:
+        routes.append(Route("/metrics", metrics_endpoint, methods=["GET"]))
     if services.sandbox is not None:
         routes.append(Mount(SANDBOX_PREFIX, app=services.sandbox.app))
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(RequestContext, quiet_paths=("/health", "/metrics"))],
+    )
     app.state.services = services
     app.state.limiter = limiter
     app.state.inbox = services.inbox
@@ -145,3 +240,25 @@ def create_app(settings: Settings | None = None) -> Starlette:
             transport=httpx.ASGITransport(app=app),
         )
     return app
+
+
+async def _serve_metrics(app: Starlette, settings: Settings) -> Any:
+    """`/metrics` alone on PAYMENTS_METRICS_PORT (kept off the public port). With several
+    worker processes one of them binds the port; with PROMETHEUS_MULTIPROC_DIR it reports all."""
+    import socket
+
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET)
+    try:
+        sock.bind((settings.host, settings.metrics_port or 0))
+    except OSError as exc:
+        sock.close()
+        log.warning("metrics not served on port %s: %s", settings.metrics_port, exc)
+        return None
+    metrics_app = Starlette(routes=[Route("/metrics", metrics_endpoint, methods=["GET"])])
+    metrics_app.state.services = app.state.services
+    config = uvicorn.Config(metrics_app, log_config=None, lifespan="off", access_log=False)
+    server = uvicorn.Server(config)
+    server.task = asyncio.create_task(server.serve(sockets=[sock]), name="payments-metrics")  # type: ignore[attr-defined]
+    return server

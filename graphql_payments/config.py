@@ -116,6 +116,18 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = Field(8, validation_alias="PAYMENTS_WEBHOOK_MAX_ATTEMPTS", ge=1)
     webhook_max_body: int = Field(512 * 1024, validation_alias="PAYMENTS_WEBHOOK_MAX_BODY", ge=1024)
 
+    reconcile_interval: float = Field(
+        60.0, validation_alias="PAYMENTS_RECONCILE_INTERVAL", gt=0, le=86_400
+    )
+    reconcile_grace: float = Field(120.0, validation_alias="PAYMENTS_RECONCILE_GRACE", ge=0)
+    refund_max_attempts: int = Field(5, validation_alias="PAYMENTS_REFUND_MAX_ATTEMPTS", ge=1)
+    webhook_retention_days: int = Field(
+        30, validation_alias="PAYMENTS_WEBHOOK_RETENTION_DAYS", ge=1
+    )
+    metrics: bool = Field(False, validation_alias="PAYMENTS_METRICS")
+    metrics_port: int | None = Field(None, validation_alias="PAYMENTS_METRICS_PORT", ge=1, le=65535)
+    log_format: str = Field("text", validation_alias="PAYMENTS_LOG_FORMAT")
+
     jwt_secret: SecretStr | None = Field(None, validation_alias="PAYMENTS_JWT_SECRET")
     jwt_public_key: str | None = Field(None, validation_alias="PAYMENTS_JWT_PUBLIC_KEY")
     jwt_audience: str | None = Field(None, validation_alias="PAYMENTS_JWT_AUDIENCE")
@@ -337,6 +349,13 @@ class Settings(BaseSettings):
             found.append(
                 "STRIPE_SECRET_KEY is set but STRIPE_WEBHOOK_SECRET is not: webhooks could not "
                 "be verified. Set it to the endpoint's signing secret (whsec_...)."
+            )
+        if self.log_format not in ("text", "json"):
+            found.append("PAYMENTS_LOG_FORMAT must be text or json.")
+        if self.metrics_port is not None and self.metrics_port == self.port:
+            found.append(
+                "PAYMENTS_METRICS_PORT is the server's own port; use PAYMENTS_METRICS=true to "
+                "serve /metrics there, or another port."
             )
         if self.min_payment_amount > self.max_payment_amount:
             found.append(

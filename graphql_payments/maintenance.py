@@ -1,12 +1,30 @@
-"""Background work of a running server: webhook retries and expiring idempotency keys."""
+"""Background work of a running server, in every process at once.
+
+Each job runs in its own loop at its own interval, so a slow one (a reconciliation waiting on
+Stripe) never holds up another (webhook retries). Jobs are safe to run in many processes at
+once: their claims and unique keys live in the database. A failing round is logged and the next
+one runs anyway.
+
+- webhook retries: every second, events waiting for a (re)try;
+- reconciliation: every `PAYMENTS_RECONCILE_INTERVAL` (see `operations.reconcile`);
+- purge: hourly, expired idempotency keys, processed webhook events older than
+  `PAYMENTS_WEBHOOK_RETENTION_DAYS` and finished repair claims (failed events and the audit
+  trail are kept).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import datetime as dt
 import logging
-import time
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from graphql_payments import idempotency
+from graphql_payments.db import utcnow
+from graphql_payments.operations import repository as operations
 from graphql_payments.services import Services
 
 log = logging.getLogger(__name__)
@@ -15,23 +33,67 @@ RETRY_INTERVAL = 1.0
 PURGE_INTERVAL = 3600.0
 
 
-async def purge_idempotency_keys(services: Services) -> int:
+@dataclass(frozen=True, slots=True)
+class Job:
+    name: str
+    interval: float
+    run: Callable[[Services], Awaitable[object]]
+    # Wait a random part of the interval before the first round, so processes started
+    # together do not all ask Stripe at the same moment.
+    spread: bool = False
+
+
+async def purge(services: Services) -> int:
+    """Delete what is no longer needed; how many rows went."""
+    retention = dt.timedelta(days=services.settings.webhook_retention_days)
     async with services.db.transaction() as session:
-        purged = await idempotency.purge_expired(session)
-    if purged:
-        log.info("purged %d idempotency keys older than %s", purged, idempotency.KEY_TTL)
-    return purged
+        keys = await idempotency.purge_expired(session)
+        claims = await operations.purge_claims(session, before=utcnow() - retention)
+    events = await services.inbox.purge(older_than=retention)
+    if keys or events or claims:
+        log.info(
+            "purged %d idempotency keys, %d processed webhook events, %d repair claims",
+            keys,
+            events,
+            claims,
+        )
+    return keys + events + claims
 
 
-async def run(services: Services) -> None:
-    """Run until cancelled; a failing round is logged and the next one runs anyway."""
-    last_purge = 0.0
+async def reconcile(services: Services) -> None:
+    await services.reconciler.run()
+
+
+def jobs(services: Services) -> list[Job]:
+    return [
+        Job("webhook-retries", RETRY_INTERVAL, lambda s: s.inbox.process_due()),
+        Job("reconciliation", services.settings.reconcile_interval, reconcile, spread=True),
+        Job("purge", PURGE_INTERVAL, purge),
+    ]
+
+
+async def _loop(services: Services, job: Job) -> None:
+    if job.spread:
+        await asyncio.sleep(random.uniform(0, job.interval / 4))
     while True:
         try:
-            await services.inbox.process_due()
-            if time.monotonic() - last_purge >= PURGE_INTERVAL:
-                await purge_idempotency_keys(services)
-                last_purge = time.monotonic()
+            await job.run(services)
         except Exception:
-            log.exception("background round failed; continuing")
-        await asyncio.sleep(RETRY_INTERVAL)
+            log.exception("background job %s failed; continuing", job.name)
+        await asyncio.sleep(job.interval)
+
+
+async def run(services: Services, extra: list[Job] | None = None) -> None:
+    """Run every job until cancelled."""
+    tasks = [
+        asyncio.create_task(_loop(services, job), name=f"payments-{job.name}")
+        for job in [*jobs(services), *(extra or [])]
+    ]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

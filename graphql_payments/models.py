@@ -5,6 +5,7 @@ from graphql_payments.customers.models import Customer, SavedPaymentMethod
 from graphql_payments.db import Base
 from graphql_payments.idempotency import IdempotencyKey
 from graphql_payments.ledger.models import CreditEntry
+from graphql_payments.operations.models import AuditRecord, RepairClaim, SweepState
 from graphql_payments.payments.models import Payment, PaymentFailure
 from graphql_payments.refunds.models import Dispute, Refund
 from graphql_payments.webhooks.models import WebhookEvent
@@ -12,6 +13,7 @@ from graphql_payments.webhooks.models import WebhookEvent
 metadata = Base.metadata
 
 __all__ = [
+    "AuditRecord",
     "Autopay",
     "AutopayPeriod",
     "CreditEntry",
@@ -21,7 +23,9 @@ __all__ = [
     "Payment",
     "PaymentFailure",
     "Refund",
+    "RepairClaim",
     "SavedPaymentMethod",
+    "SweepState",
     "WebhookEvent",
     "metadata",
 ]

@@ -13,6 +13,8 @@ from graphql_payments.customers.service import PaymentMethodService
 from graphql_payments.db import Database
 from graphql_payments.escrow.service import EscrowService
 from graphql_payments.gateway import PaymentGateway, StripeGateway
+from graphql_payments.operations.audit import AuditTrail
+from graphql_payments.operations.reconcile import Reconciler
 from graphql_payments.payments.service import PaymentService
 from graphql_payments.refunds.service import RefundService
 from graphql_payments.webhooks.handlers import EventHandlers
@@ -36,6 +38,8 @@ class Services:
     payment_methods: PaymentMethodService
     autopay: AutopayService
     clock: Clock
+    reconciler: Reconciler
+    audit: AuditTrail
     sandbox: Sandbox | None = None
 
     @classmethod
@@ -58,20 +62,32 @@ class Services:
         )
         payment_methods.listeners.append(autopay.cards_changed)
         credits.consumption_listeners.append(autopay.nudge)
+        escrow = EscrowService(db, port, settings, payments, refunds)
+        inbox = WebhookInbox(
+            db, settings, EventHandlers(payments, refunds, payment_methods, autopay)
+        )
         return cls(
             settings=settings,
             db=db,
             gateway=gateway,
             payments=payments,
             credits=credits,
-            escrow=EscrowService(db, port, settings, payments, refunds),
+            escrow=escrow,
             refunds=refunds,
-            inbox=WebhookInbox(
-                db, settings, EventHandlers(payments, refunds, payment_methods, autopay)
-            ),
+            inbox=inbox,
             payment_methods=payment_methods,
             autopay=autopay,
             clock=clock,
+            reconciler=Reconciler(
+                db=db,
+                gateway=port,
+                settings=settings,
+                payments=payments,
+                escrow=escrow,
+                refunds=refunds,
+                inbox=inbox,
+            ),
+            audit=AuditTrail(db),
             sandbox=sandbox,
         )
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from graphql_payments import idempotency
 from graphql_payments.db import utcnow
 from graphql_payments.idempotency import IdempotencyKey
-from graphql_payments.maintenance import purge_idempotency_keys
+from graphql_payments.maintenance import purge
 from graphql_payments.migrations import current_revision, head_revision
 from graphql_payments.models import metadata
 from graphql_payments.services import Services
@@ -45,7 +45,7 @@ async def test_idempotency_keys_expire_after_their_ttl(services: Services) -> No
         session.add(IdempotencyKey(scope="s", user_id="u", key="new", request_hash="h",
                                    resource_id="r"))  # fmt: skip
     # when
-    purged = await purge_idempotency_keys(services)
+    purged = await purge(services)
     # then
     assert purged == 1
     async with services.db.reading() as session:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 
 from graphql_payments.escrow.types import (
@@ -21,13 +23,22 @@ from graphql_payments.graphql.errors import mutation
 from graphql_payments.payments.types import Payment
 
 
+def _for_someone_else(info: Info, arguments: dict[str, Any]) -> bool:
+    """An authorization made by an admin or a service for another user is audited."""
+    caller = info.context.caller
+    user_id = arguments["input"].user_id
+    return user_id is not None and (caller is None or user_id != caller.user_id)
+
+
 @strawberry.type
 class EscrowMutations:
     @mutation(
         description=(
             "Hold an order's amount on the customer's card (the customer, or an admin for "
             "userId). One live escrow per order; the same idempotencyKey returns the same one."
-        )
+        ),
+        audit="authorize",
+        audit_if=_for_someone_else,
     )
     async def authorize(self, info: Info, input: AuthorizeInput) -> AuthorizeResult:
         user_id = permissions.acting_for(info, input.user_id)
@@ -43,7 +54,8 @@ class EscrowMutations:
             "Admins and services: capture the order's hold (or `amount` of it) and transfer "
             "it, less the platform fee, to the runner's Connect account. Calling it again "
             "returns the same result."
-        )
+        ),
+        audit="release",
     )
     async def release(self, info: Info, input: ReleaseInput) -> ReleaseResult:
         permissions.admin(info)
@@ -59,7 +71,8 @@ class EscrowMutations:
         description=(
             "Admins and services: cancel the order's hold, or after release refund the "
             "customer and reverse the runner's transfer. Calling it again returns the same result."
-        )
+        ),
+        audit="revert",
     )
     async def revert(self, info: Info, input: RevertInput) -> RevertResult:
         permissions.admin(info)

@@ -415,13 +415,37 @@ class EscrowService:
                         )
                     )
             payment_id, captured = payment.id, payment.status in CAPTURED
-        if captured:
-            async with self.db.reading() as session:
-                refund = await refunds.pending_for_payment(session, payment_id)
-            if refund is not None:
-                await self.refunds.execute(refund.id)
-            return await self._finish(payment_id, cause="refunded and transfer reversed")
-        return await self._cancel_hold(payment_id)
+        return await self._continue_revert(payment_id, captured=captured)
+
+    async def resume(self, payment_id: str) -> Payment:
+        """Finish a release or revert left half-done (a crash, a Stripe outage): the same
+        steps with the same idempotency keys as the first call, so resuming twice is harmless."""
+        payment = await self._read(payment_id)
+        if payment.pending_operation == RELEASE:
+            return await self._finish_release(payment_id)
+        if payment.pending_operation == REVERT:
+            return await self._continue_revert(payment_id, captured=payment.status in CAPTURED)
+        return payment
+
+    async def _continue_revert(self, payment_id: str, *, captured: bool) -> Payment:
+        if not captured:
+            return await self._cancel_hold(payment_id)
+        async with self.db.reading() as session:
+            refund = await refunds.pending_for_payment(session, payment_id)
+        if refund is not None:
+            await self.refunds.execute(refund.id)
+        async with self.db.reading() as session:
+            payment = await payments.get(session, payment_id)
+            assert payment is not None
+            left = await self._left_to_refund(session, payment)
+        if left > 0:
+            # The refund failed for good: the money stays captured and the order released.
+            await self._abandon(payment_id, REVERT)
+            raise StripeFailed(
+                "The refund of the order failed, so it was not reverted; see the payment's "
+                "failures and revert it again."
+            )
+        return await self._finish(payment_id, cause="refunded and transfer reversed")
 
     @staticmethod
     async def _left_to_refund(session: AsyncSession, payment: Payment) -> int:

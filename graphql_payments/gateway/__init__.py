@@ -6,7 +6,7 @@ implements it on the official SDK, against real Stripe or the sandbox.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from graphql_payments.gateway.objects import (
     PAYMENT_ID_KEY,
@@ -138,6 +138,10 @@ class PaymentGateway(Protocol):
     ) -> StripeTransfer: ...
 
     async def list_refunds(self, payment_intent_id: str) -> list[StripeRefund]: ...
+
+    async def list_events(
+        self, *, created_gte: int, types: list[str] | None = None, limit: int = 10_000
+    ) -> list[dict[str, Any]]: ...
 
     async def create_refund(
         self,

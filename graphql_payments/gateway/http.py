@@ -7,11 +7,18 @@ a transport instead, so the same SDK code path can reach the in-process sandbox 
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import stripe
+
+from graphql_payments import metrics
+
+log = logging.getLogger("graphql_payments.stripe")
 
 
 class StripeHTTPClient(stripe.HTTPXClient):
@@ -37,6 +44,44 @@ class StripeHTTPClient(stripe.HTTPXClient):
         if body:
             kwargs["content"] = body
         return [args, kwargs]
+
+    async def request_async(
+        self, method: str, url: str, headers: Mapping[str, str], post_data: Any = None
+    ) -> tuple[bytes, int, Mapping[str, str]]:
+        """One HTTP request to Stripe: one log line (with the request id) and its metrics."""
+        path = metrics.endpoint(urlsplit(url).path)
+        started = time.perf_counter()
+        status = 0
+        error: str | None = None
+        try:
+            content, status, response_headers = await super().request_async(
+                method, url, headers, post_data
+            )
+            return content, status, response_headers
+        except BaseException as exc:
+            error = type(exc).__name__
+            raise
+        finally:
+            elapsed = time.perf_counter() - started
+            metrics.STRIPE_CALLS.labels(path, method.upper(), str(status)).inc()
+            metrics.STRIPE_SECONDS.labels(path).observe(elapsed)
+            if status == 0 or status >= 500 or status == 429:
+                metrics.STRIPE_ERRORS.labels(path).inc()
+            level = logging.WARNING if status == 0 or status >= 500 else logging.INFO
+            log.log(
+                level,
+                "stripe %s %s %s %.1f ms",
+                method.upper(),
+                path,
+                status or error,
+                elapsed * 1000,
+                extra={
+                    "stripe_endpoint": path,
+                    "stripe_status": status,
+                    "duration_ms": round(elapsed * 1000, 1),
+                    "idempotency_key": headers.get("Idempotency-Key"),
+                },
+            )
 
     async def aclose(self) -> None:
         await self._client_async.aclose()

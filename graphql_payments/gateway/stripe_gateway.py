@@ -53,7 +53,7 @@ def provider_error(exc: stripe.StripeError) -> StripeFailed:
     error = getattr(exc, "error", None)
     decline_code = getattr(error, "decline_code", None) if error is not None else None
     message = exc.user_message or str(exc._message or "Stripe could not process the request.")
-    log.warning("Stripe call failed: %s: %s", type(exc).__name__, exc)
+    log.debug("Stripe call failed: %s: %s", type(exc).__name__, exc)
     intent = getattr(error, "payment_intent", None) if error is not None else None
     intent_id = getattr(intent, "id", None) if intent is not None else None
     charge_id = getattr(error, "charge", None) if error is not None else None
@@ -135,7 +135,7 @@ class StripeGateway:
         except stripe.StripeError as exc:
             raise provider_error(exc) from exc
         except TimeoutError:
-            log.warning("Stripe did not answer within %.1f s", self._deadline)
+            log.debug("Stripe did not answer within %.1f s", self._deadline)
             raise StripeFailed(
                 "The payment provider did not answer in time; retry with the same idempotency key.",
                 retryable=True,
@@ -457,6 +457,25 @@ class StripeGateway:
             if not page.has_more or not page.data:
                 return found
             params = {**params, "starting_after": page.data[-1].id}
+
+    async def list_events(
+        self, *, created_gte: int, types: list[str] | None = None, limit: int = 10_000
+    ) -> list[dict[str, Any]]:
+        """Events created at or after `created_gte` (unix seconds), oldest first; <= `limit`."""
+        found: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"created": {"gte": created_gte}, "limit": 100}
+        if types:
+            params["types"] = types
+        while len(found) < limit:
+            page = await self._call(
+                lambda query=params: self._client.v1.events.list_async(params=query)  # type: ignore[misc]
+            )
+            found.extend(_as_dict(event) for event in page.data)
+            if not page.has_more or not page.data:
+                break
+            params = {**params, "starting_after": page.data[-1].id}
+        found.reverse()
+        return found
 
 
 def verify_webhook(

@@ -130,10 +130,21 @@ class UserErrors(FieldExtension):
             return user_error(exc)
 
 
-def mutation(*, description: str) -> Any:
+def mutation(
+    *,
+    description: str,
+    audit: str | None = None,
+    audit_if: Callable[[Info, dict[str, Any]], bool] | None = None,
+) -> Any:
     """`strawberry.mutation` for a mutation returning a result union: expected failures
-    (domain exceptions) come back as the union's error members."""
-    return strawberry.mutation(description=description, extensions=[UserErrors()])
+    (domain exceptions) come back as the union's error members. With `audit`, each call (or
+    each call `audit_if` accepts) leaves an audit record under that action name."""
+    extensions: list[FieldExtension] = [UserErrors()]
+    if audit is not None:
+        from graphql_payments.graphql.audit import Audited
+
+        extensions = [Audited(audit, audit_if)]
+    return strawberry.mutation(description=description, extensions=extensions)
 
 
 def client_error(message: str, code: str) -> GraphQLError:

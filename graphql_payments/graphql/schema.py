@@ -10,20 +10,25 @@ request context (`Guards`).
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from typing import Any
 
 import strawberry
-from graphql import ASTValidationRule
+from graphql import ASTValidationRule, GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
     MaxTokensLimiter,
     ParserCache,
+    SchemaExtension,
     ValidationCache,
 )
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
+from graphql_payments import logs
 from graphql_payments.autopay.mutations import AutopayMutations
 from graphql_payments.autopay.queries import AutopayQueries
 from graphql_payments.credits.mutations import CreditMutations
@@ -34,6 +39,7 @@ from graphql_payments.escrow.mutations import EscrowMutations
 from graphql_payments.graphql.errors import should_mask
 from graphql_payments.graphql.guards import Guards, NoNulStrings
 from graphql_payments.graphql.scalars import SCALAR_OVERRIDES
+from graphql_payments.operations.queries import OperationsQueries
 from graphql_payments.payments.queries import PaymentQueries
 from graphql_payments.refunds.mutations import RefundMutations
 
@@ -41,13 +47,54 @@ MAX_DEPTH = 12
 MAX_TOKENS = 50_000
 
 VALIDATION_RULES: list[type[ASTValidationRule]] = [depth_rule(MAX_DEPTH, None, None), NoNulStrings]
-Query = merge_types("Query", (CreditQueries, PaymentQueries, CustomerQueries, AutopayQueries))
+Query = merge_types(
+    "Query", (CreditQueries, PaymentQueries, CustomerQueries, AutopayQueries, OperationsQueries)
+)
 Mutation = merge_types(
     "Mutation",
     (CreditMutations, EscrowMutations, RefundMutations, CustomerMutations, AutopayMutations),
 )
 
+client_log = logging.getLogger("graphql_payments.graphql")
+
+
+class OperationName(SchemaExtension):
+    """Names the request after its GraphQL operation (for the request's log line and metrics)."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        context = self.execution_context
+        try:
+            name = context.operation_name or context.operation_type.value
+        except Exception:  # the document did not parse: there is no operation
+            name = "invalid"
+        errors = context.result.errors if context.result is not None else None
+        errors = errors or context.pre_execution_errors
+        outcome = "ok"
+        if errors:
+            outcome = str((errors[0].extensions or {}).get("code") or "error")
+        logs.set_operation(f"graphql:{name}", outcome)
+
+
+class PaymentsSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Client errors (bad documents, auth) are one INFO line; only bugs log a traceback."""
+        bugs = []
+        for error in errors:
+            original = error.original_error
+            if original is None or isinstance(original, GraphQLError):
+                code = (error.extensions or {}).get("code") or "GRAPHQL_VALIDATION_FAILED"
+                client_log.info("client error %s: %s", code, error.message)
+            else:
+                bugs.append(error)
+        if bugs:
+            super().process_errors(bugs, execution_context)
+
+
 EXTENSIONS: list[Any] = [
+    OperationName,
     lambda: ParserCache(maxsize=1000),
     lambda: ValidationCache(maxsize=1000),
     lambda: AddValidationRules(VALIDATION_RULES),
@@ -56,7 +103,7 @@ EXTENSIONS: list[Any] = [
     lambda: MaskErrors(should_mask_error=should_mask),
 ]
 
-schema = strawberry.Schema(
+schema = PaymentsSchema(
     query=Query,
     mutation=Mutation,
     extensions=EXTENSIONS,

@@ -203,3 +203,10 @@ async def history(
 async def count(session: AsyncSession, where: HistoryFilter) -> int:
     query = _filtered(select(Payment), where).with_only_columns(func.count(Payment.id))
     return int((await session.execute(query)).scalar_one())
+
+
+async def count_by_kind_status(session: AsyncSession) -> list[tuple[str, str, int]]:
+    query = select(Payment.kind, Payment.status, func.count()).group_by(
+        Payment.kind, Payment.status
+    )
+    return [(k.value, s.value, int(n)) for k, s, n in (await session.execute(query)).all()]

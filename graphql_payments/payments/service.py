@@ -227,8 +227,9 @@ class PaymentService:
             payment = await self.refresh(payment)
         return payment
 
-    async def refresh(self, payment: Payment) -> Payment:
-        """Ask Stripe about a waiting payment and apply what it says (the success page path)."""
+    async def refresh(self, payment: Payment, *, raise_errors: bool = False) -> Payment:
+        """Ask Stripe about a waiting payment and apply what it says (the success page path,
+        and the reconciliation's, which wants to hear of a failure: `raise_errors`)."""
         try:
             if payment.stripe_checkout_session_id is not None:
                 checkout = await self.gateway.retrieve_checkout_session(
@@ -241,6 +242,8 @@ class PaymentService:
                 )
                 return await self.apply_payment_intent(intent) or payment
         except StripeFailed as exc:
+            if raise_errors:
+                raise
             log.warning("payment %s: could not refresh from Stripe: %s", payment.id, exc)
         return payment
 

@@ -19,7 +19,8 @@ class RefundMutations:
             "purchases take back credits in proportion (rounded down); escrow payments also "
             "reverse the runner's transfer in proportion. The same idempotencyKey returns the "
             "same refund."
-        )
+        ),
+        audit="refund",
     )
     async def refund(self, info: Info, input: RefundInput) -> RefundResult:
         permissions.admin(info)

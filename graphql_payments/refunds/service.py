@@ -221,6 +221,40 @@ class RefundService:
                 session, payment, refund, models.RefundStatus.FAILED, failure=exc.message
             )
 
+    async def give_up(self, refund_id: str, *, attempts: int) -> RefundOutcome | None:
+        """After `attempts` tries Stripe never answered: apply the refund if Stripe has it after
+        all, else mark it FAILED and free its amount. None when Stripe cannot be asked now."""
+        async with self.db.reading() as session:
+            refund = await repository.get(session, refund_id)
+            assert refund is not None
+            payment = await payments.get(session, refund.payment_id)
+            assert payment is not None
+        if refund.status is not models.RefundStatus.PENDING or refund.stripe_refund_id:
+            return None
+        if payment.stripe_payment_intent_id is not None:
+            try:
+                held = await self.gateway.list_refunds(payment.stripe_payment_intent_id)
+            except StripeFailed:
+                return None
+            for stripe_refund in held:
+                if stripe_refund.refund_id == refund_id:
+                    await self.apply(stripe_refund)
+                    return await self.execute(refund_id)
+        log.error("refund %s: no answer from Stripe after %d attempts; FAILED", refund_id, attempts)
+        await self._refused(
+            refund_id,
+            StripeFailed(
+                f"Stripe did not confirm the refund after {attempts} attempts.",
+                stripe_code="gave_up",
+            ),
+        )
+        async with self.db.reading() as session:
+            refund = await repository.get(session, refund_id)
+            payment = await payments.get(session, refund.payment_id if refund else "")
+        assert refund is not None
+        assert payment is not None
+        return RefundOutcome(payment, refund)
+
     async def apply(self, stripe_refund: StripeRefund) -> Payment | None:
         """Bring our records in line with a Stripe refund; None if its payment is not ours."""
         async with self.db.transaction() as session:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Enum, Integer, String, Text
+from sqlalchemy import Enum, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from graphql_payments.db import Base, UTCDateTime, utcnow
@@ -20,6 +20,7 @@ class EventStatus(enum.Enum):
 
 class WebhookEvent(Base):
     __tablename__ = "webhook_events"
+    __table_args__ = (Index("ix_webhook_events_handled_at", "handled_at"),)
 
     id: Mapped[str] = mapped_column(String(255), primary_key=True)
     type: Mapped[str] = mapped_column(String(100), index=True)

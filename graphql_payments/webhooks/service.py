@@ -14,13 +14,14 @@ import json
 import logging
 from typing import Any
 
+from graphql_payments import metrics
 from graphql_payments.config import Settings
 from graphql_payments.db import Database, utcnow
 from graphql_payments.errors import WebhookSignatureInvalid
 from graphql_payments.gateway import verify_webhook
 from graphql_payments.webhooks import repository
 from graphql_payments.webhooks.handlers import EventHandlers, NotOurs, RetryLater
-from graphql_payments.webhooks.models import EventStatus
+from graphql_payments.webhooks.models import EventStatus, WebhookEvent
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,12 @@ class WebhookInbox:
             raise WebhookSignatureInvalid(
                 "The event id is longer than 255 characters or holds NUL."
             )
+        return event_id, await self.store_event(event, payload.decode("utf-8"))
+
+    async def store_event(self, event: dict[str, Any], payload: str | None = None) -> bool:
+        """Store a verified event once by its id; True when this call stored it. An event whose
+        fields do not fit is stored FAILED with the reason."""
+        event_id = event["id"]
         obj = event["data"]["object"]
         event_type, object_id = event["type"], obj.get("id")
         problems = []
@@ -88,7 +95,7 @@ class WebhookInbox:
                 type=event_type,
                 object_id=object_id,
                 livemode=bool(event.get("livemode")),
-                payload=payload.decode("utf-8"),
+                payload=payload if payload is not None else json.dumps(event),
                 stripe_created_at=_moment(event.get("created")),
                 now=now,
             )
@@ -101,7 +108,40 @@ class WebhookInbox:
                     now=now,
                     error="Not processed: " + "; ".join(problems) + ".",
                 )
-        return event_id, stored
+        return stored
+
+    async def ingest(self, event: dict[str, Any]) -> EventStatus | None:
+        """Feed an event fetched from Stripe's API (no signature: our key fetched it) into the
+        inbox with the same once-only guarantees as a delivery; None when it was stored already
+        or is of a type nothing handles."""
+        if event.get("type") not in self.handlers.by_type:
+            return None
+        if not await self.store_event(event):
+            return None
+        return await self.process(event["id"])
+
+    async def replay(self, event_id: str) -> EventStatus | None:
+        """Process a stored event again from the start (its handlers are idempotent)."""
+        async with self.db.transaction() as session:
+            if not await repository.reopen(session, event_id, now=utcnow()):
+                return None
+        return await self.process(event_id)
+
+    async def replay_failed(self, *, limit: int = 1000) -> dict[str, EventStatus | None]:
+        async with self.db.reading() as session:
+            ids = await repository.failed_ids(session, limit=limit)
+        return {event_id: await self.replay(event_id) for event_id in ids}
+
+    async def failed(
+        self, *, first: int, after: tuple[dt.datetime, str] | None
+    ) -> tuple[list[WebhookEvent], bool, int]:
+        """Events that exhausted their retries, newest first: (page, has next, total)."""
+        async with self.db.reading() as session:
+            return await repository.failed_page(session, first=min(first, 100), after=after)
+
+    async def purge(self, *, older_than: dt.timedelta) -> int:
+        async with self.db.transaction() as session:
+            return await repository.purge_processed(session, before=utcnow() - older_than)
 
     async def process(self, event_id: str, *, now: dt.datetime | None = None) -> EventStatus | None:
         """Apply one stored event if it is due and free; its status afterwards."""
@@ -127,6 +167,7 @@ class WebhookInbox:
                 log.error("webhook %s gave up after %d attempts: %s", event_id, attempts, error)
             else:
                 status, retry_at = EventStatus.PENDING, utcnow() + backoff(attempts)
+        metrics.WEBHOOK_EVENTS.labels(status.value).inc()
         async with self.db.transaction() as session:
             await repository.finish(
                 session,

@@ -1,0 +1,1 @@
+"""Self-healing and operations: reconciliation with Stripe, repairs, audit trail."""

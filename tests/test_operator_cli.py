@@ -1,0 +1,125 @@
+"""Operator commands against a running server in sandbox mode: they use its sandbox at
+`/_sandbox/v1`, as they would use Stripe in real mode."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from graphql_payments.cli import main
+from tests.helpers import CHECKOUT, JWT_SECRET, as_admin, as_user
+
+AUDIT = "{ auditLog { edges { node { action actorRole authenticatedBy result } } } }"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def server_env(tmp_path: Path) -> dict[str, str]:
+    return {
+        "PAYMENTS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'payments.db'}",
+        "PAYMENTS_PORT": str(_free_port()),
+        "PAYMENTS_JWT_SECRET": JWT_SECRET,
+        "PAYMENTS_LOG_LEVEL": "WARNING",
+        # The server's own sweep stays out of the way: the commands do the repairs here.
+        "PAYMENTS_RECONCILE_INTERVAL": "86400",
+        "PAYMENTS_RECONCILE_GRACE": "3600",
+    }
+
+
+@pytest.fixture
+def server(server_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "PAYMENTS_"))}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "graphql_payments", "serve"],
+        cwd=tmp_path,
+        env=env | server_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{server_env['PAYMENTS_PORT']}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("server did not start")
+            time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+@pytest.mark.slow
+def test_reconcile_replay_and_verify_use_the_running_servers_sandbox(
+    server: str,
+    server_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for name, value in server_env.items():
+        monkeypatch.setenv(name, value)
+    with httpx.Client(base_url=server, timeout=10) as client:
+        # given: a paid checkout whose webhooks never reached the server
+        for endpoint in client.get("/_sandbox/control/webhooks/endpoints").json()["data"]:
+            client.delete(f"/_sandbox/control/webhooks/endpoints/{endpoint['id']}")
+        variables = {
+            "input": {
+                "packageId": "basic",
+                "idempotencyKey": "cli",
+                "successUrl": "https://shop.example/ok",
+                "cancelUrl": "https://shop.example/no",
+            }
+        }
+        session = client.post(
+            "/graphql", json={"query": CHECKOUT, "variables": variables}, headers=as_user("eve")
+        ).json()["data"]["checkout"]["sessionId"]
+        assert client.post(f"/_sandbox/control/checkout/sessions/{session}/pay").is_success
+        # when / then: the check sees the difference with Stripe
+        assert main(["ledger", "verify", "--stripe"]) == 1
+        assert "ours PENDING, Stripe succeeded" in capsys.readouterr().out
+        # when: one reconciliation pass
+        today = dt.datetime.now(dt.UTC).date().isoformat()
+        assert main(["reconcile", "--since", today]) == 0
+        out = capsys.readouterr().out
+        assert "REPAIRED event" in out
+        assert "caught up: HANDLED" in out
+        # then
+        assert main(["ledger", "verify", "--stripe"]) == 0
+        assert "ledger and Stripe ok" in capsys.readouterr().out
+        events = client.get(
+            "/_sandbox/control/events", params={"type": "checkout.session.completed"}
+        ).json()["data"]
+        event_id = events[0]["id"]
+        assert main(["webhooks", "replay", event_id]) == 0
+        assert f"{event_id} HANDLED" in capsys.readouterr().out
+        assert main(["webhooks", "replay", "--failed"]) == 0
+        assert "0 event(s) replayed" in capsys.readouterr().out
+        assert main(["webhooks", "replay"]) == 2
+        # and: the commands that changed data are in the audit trail
+        audit = client.post("/graphql", json={"query": AUDIT}, headers=as_admin()).json()
+        actions = [edge["node"] for edge in audit["data"]["auditLog"]["edges"]]
+        assert [a["action"] for a in actions] == ["webhooks.replay", "webhooks.replay", "reconcile"]
+        assert {(a["actorRole"], a["authenticatedBy"]) for a in actions} == {("operator", "cli")}
+        me = client.post(
+            "/graphql", json={"query": "{ me { creditsBalance } }"}, headers=as_user("eve")
+        ).json()
+        assert me["data"]["me"]["creditsBalance"] == 100
