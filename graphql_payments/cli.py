@@ -223,7 +223,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     _logging(settings)
 
     async def reconcile(services: Services) -> Report:
-        report = await services.reconciler.run(since=args.since)
+        report = await services.reconciler.run(since=args.since, force=True)
         actor = _operator()
         if report.repairs:
             await services.audit.record(

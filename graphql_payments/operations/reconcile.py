@@ -98,10 +98,11 @@ class Reconciler:
         self.refunds = refunds
         self.inbox = inbox
 
-    async def run(self, *, since: dt.datetime | None = None) -> Report:
-        """One full pass; `since` lists events from then instead of the stored cursor."""
+    async def run(self, *, since: dt.datetime | None = None, force: bool = False) -> Report:
+        """One full pass; `since` lists events from then instead of the stored cursor, `force`
+        lists them even when another process did so this interval (an operator's pass)."""
         report = Report()
-        await self.catch_up(report, since=since)
+        await self.catch_up(report, since=since, force=force)
         await self.stale_payments(report)
         await self.half_done_operations(report)
         await self.unfinished_refunds(report)
@@ -181,7 +182,9 @@ class Reconciler:
 
     # -- 1. events ---------------------------------------------------------------------------
 
-    async def catch_up(self, report: Report, *, since: dt.datetime | None = None) -> None:
+    async def catch_up(
+        self, report: Report, *, since: dt.datetime | None = None, force: bool = False
+    ) -> None:
         """Feed the events Stripe has and the inbox lacks into the inbox, oldest first."""
         now = utcnow()
         if since is None:
@@ -193,7 +196,7 @@ class Reconciler:
                 )
                 state = await repository.get_state(session, EVENTS)
                 newest = await inbox_repository.newest_created(session)
-            if taken is None:
+            if taken is None and not force:
                 return
             if state is not None and state.cursor is not None:
                 start = state.cursor - OVERLAP

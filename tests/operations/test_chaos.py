@@ -28,7 +28,7 @@ from graphql_payments.operations.verify import verify_with_stripe
 from tests.escrow.flows import AUTHORIZE, RELEASE
 from tests.helpers import CHECKOUT, JWT_SECRET, as_admin, as_user
 
-INTERVAL = 3.0
+INTERVAL = 5.0
 KEY = "sk_test_chaos"
 SECRET = "whsec_chaos"
 CHECKOUTS = 12
