@@ -3,10 +3,12 @@ retention, readiness, metrics, request ids and log lines."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import io
 import json
 import logging
+import socket
 from collections.abc import Iterator
 
 import httpx
@@ -287,3 +289,26 @@ async def test_one_stripe_call_is_one_line_with_the_request_id(
 async def test_a_separate_metrics_port_must_differ_from_the_server_port(database_url: str) -> None:
     with pytest.raises(SettingsConflict, match="PAYMENTS_METRICS_PORT"):
         Settings(database_url=database_url, port=8000, metrics_port=8000)
+
+
+class TestMetricsPort:
+    @pytest.fixture
+    def settings(self, settings: Settings) -> Settings:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        return settings.model_copy(update={"metrics_port": port})
+
+    async def test_metrics_can_be_served_on_their_own_port(
+        self, app: Starlette, http: httpx.AsyncClient, settings: Settings
+    ) -> None:
+        async with app.router.lifespan_context(app), httpx.AsyncClient() as client:
+            for _ in range(100):
+                try:
+                    response = await client.get(f"http://127.0.0.1:{settings.metrics_port}/metrics")
+                    break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.05)
+        assert response.status_code == 200
+        assert "payments_webhook_backlog" in response.text
+        assert (await http.get("/metrics")).status_code == 404
