@@ -31,8 +31,8 @@ from typing import Any
 from graphql_payments import metrics
 from graphql_payments.config import Settings
 from graphql_payments.db import Database, utcnow
-from graphql_payments.errors import PaymentsError
-from graphql_payments.escrow.service import EscrowService
+from graphql_payments.errors import PaymentsError, StripeFailed
+from graphql_payments.escrow.service import REVERT, EscrowService
 from graphql_payments.gateway import PaymentGateway
 from graphql_payments.operations import repository
 from graphql_payments.payments import repository as payments
@@ -261,6 +261,13 @@ class Reconciler:
 
     def _resume(self, payment_id: str, operation: str) -> Callable[[int], Awaitable[str | None]]:
         async def work(attempt: int) -> str | None:
+            if operation == REVERT and attempt > self.settings.refund_max_attempts:
+                # A revert waits on its refund: the refund's bound applies to it as well.
+                async with self.db.reading() as session:
+                    refund = await refunds.pending_for_payment(session, payment_id)
+                unsent = refund.id if refund and refund.stripe_refund_id is None else None
+                if unsent and await self.refunds.give_up(unsent, attempts=attempt - 1) is None:
+                    raise StripeFailed("Stripe could not be asked about the refund.")
             payment = await self.escrow.resume(payment_id)
             return f"{operation} resumed: {payment.status.value}"
 

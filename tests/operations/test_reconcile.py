@@ -178,3 +178,27 @@ async def test_a_revert_interrupted_before_its_refund_is_finished(
     assert (payment.status, payment.pending_operation) == (PaymentStatus.REVERTED, None)
     assert payment.transfer_reversed_amount == payment.transferred_amount
     assert await verify_with_stripe(services.db, services.gateway) == []
+
+
+async def test_a_revert_whose_refund_stripe_never_confirms_is_given_up(
+    gql: GraphQLClient, sandbox: Sandbox, services: Services
+) -> None:
+    # given: a released order whose revert meets refunds failing for longer than allowed
+    account = await runner_account(sandbox)
+    authorized = await authorize(gql)
+    assert (await release(gql, runnerAccountId=account))["__typename"] == "ReleaseSuccess"
+    sandbox.faults.fail_api(500, path_prefix="/v1/refunds")
+    assert (await revert(gql))["__typename"] == "PaymentProviderError"
+    for _ in range(2):
+        await services.reconciler.run()
+        await asyncio.sleep(0.1)
+    sandbox.faults.clear()
+    # when
+    report = await services.reconciler.run()
+    # then: the refund FAILED, the order stays released and may be reverted again
+    assert [r.kind for r in report.errors] == ["operation"]
+    payment = await stored_payment(services, authorized["payment"]["id"])
+    assert (payment.status, payment.pending_operation) == (PaymentStatus.RELEASED, None)
+    assert sandbox.objects("refund") == []
+    assert (await revert(gql))["__typename"] == "RevertSuccess"
+    assert await verify_with_stripe(services.db, services.gateway) == []
