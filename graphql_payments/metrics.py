@@ -72,7 +72,7 @@ RECONCILIATION_ERRORS = Counter(
 )
 AUTOPAY = Counter(
     "payments_autopay_charges_total",
-    "Automatic charges made, by outcome (succeeded, failed).",
+    "Automatic charges, by outcome (succeeded, declined, requires_action).",
     ["outcome"],
 )
 

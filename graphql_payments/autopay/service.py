@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from graphql_payments import idempotency
+from graphql_payments import idempotency, metrics
 from graphql_payments.autopay import repository
 from graphql_payments.autopay.models import (
     Autopay,
@@ -568,6 +568,7 @@ class AutopayService:
         applied = await self.payments.apply_payment_intent(intent)
         if applied is not None and applied.status is PaymentStatus.SUCCEEDED:
             report.succeeded += 1
+            metrics.AUTOPAY.labels("succeeded").inc()
             await self.payment_settled(applied)
 
     async def _cancel_superseded(self, attempt: Attempt) -> bool:
@@ -637,6 +638,7 @@ class AutopayService:
             )
             if action is not None and action.status == "requires_action":
                 report.requires_action += 1
+                metrics.AUTOPAY.labels("requires_action").inc()
                 if move(payment, PaymentStatus.REQUIRES_ACTION, cause="authentication required"):
                     payment.next_action_url = action.next_action_url
                     payment.client_secret = action.client_secret
@@ -648,6 +650,7 @@ class AutopayService:
                     )
             else:
                 report.declined += 1
+                metrics.AUTOPAY.labels("declined").inc()
                 move(payment, PaymentStatus.FAILED, cause=f"declined ({exc.decline_code})")
                 if autopay is not None and autopay.last_payment_id == payment.id:
                     await self._schedule_retry(session, autopay, attempt, now)

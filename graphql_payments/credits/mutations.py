@@ -37,7 +37,8 @@ class CreditMutations:
         description=(
             "Admins and trusted services: spend a user's credits. The balance never goes below "
             "zero through this mutation."
-        )
+        ),
+        audit="consumeCredits",
     )
     async def consume_credits(self, info: Info, input: ConsumeCreditsInput) -> ConsumeCreditsResult:
         permissions.admin(info)
