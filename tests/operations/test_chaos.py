@@ -30,7 +30,7 @@ from tests.helpers import CHECKOUT, JWT_SECRET, as_admin, as_user
 
 INTERVAL = 5.0
 KEY = "sk_test_chaos"
-SECRET = "whsec_chaos"
+SECRET = "whsec_chaos_0123456789abcdef0123456789abcdef"
 CHECKOUTS = 12
 ORDERS = 4
 REFUNDS = 3
