@@ -210,6 +210,7 @@ async def test_a_server_killed_mid_burst_converges_on_stripe_after_a_restart(
             account = await stripe.v1.accounts.create_async(
                 params={"type": "express", "country": "US"}
             )
+            await cluster.control(f"/accounts/{account.id}/onboard")
             accounts.append(account.id)
             order_input: dict[str, Any] = {
                 "input": {
