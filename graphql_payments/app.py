@@ -29,6 +29,7 @@ from starlette.routing import Mount, Route
 
 from graphql_payments import __version__, maintenance, metrics
 from graphql_payments.autopay import scheduler
+from graphql_payments.clock import RemoteSandboxClock
 from graphql_payments.config import Settings
 from graphql_payments.db import Database, utcnow
 from graphql_payments.gateway import StripeGateway
@@ -133,22 +134,22 @@ def stripe_gateway(settings: Settings, **overrides: Any) -> StripeGateway:
 def command_services(settings: Settings) -> Services:
     """Services for an operator command: in sandbox mode, Stripe is the running server's
     sandbox (`/_sandbox/v1` of PAYMENTS_PUBLIC_URL or the server's address)."""
-    api_base = settings.server_url + SANDBOX_PREFIX if settings.sandbox_mode else None
-    gateway = stripe_gateway(settings, **({"api_base": api_base} if api_base else {}))
-    return Services.build(settings, db=Database(settings.database_url), gateway=gateway)
+    db = Database(settings.database_url)
+    if not settings.sandbox_mode:
+        return Services.build(settings, db=db, gateway=stripe_gateway(settings))
+    api_base = settings.server_url + SANDBOX_PREFIX
+    return Services.build(
+        settings,
+        db=db,
+        gateway=stripe_gateway(settings, api_base=api_base),
+        clock=RemoteSandboxClock(api_base),
+    )
 
 
 def build_services(settings: Settings) -> Services:
     db = Database(settings.database_url)
     if not settings.sandbox_mode:
-        gateway = StripeGateway.create(
-            settings.stripe_key,
-            api_base=settings.stripe_api_base,
-            api_version=settings.stripe_api_version,
-            timeout=settings.stripe_timeout,
-            max_network_retries=settings.stripe_max_retries,
-        )
-        return Services.build(settings, db=db, gateway=gateway)
+        return Services.build(settings, db=db, gateway=stripe_gateway(settings))
 
     from graphql_payments.sandbox import Sandbox
 
@@ -161,12 +162,9 @@ def build_services(settings: Settings) -> Services:
         public_url=settings.server_url + SANDBOX_PREFIX,
         control_key=settings.stripe_key if settings.stripe_secret_key is not None else None,
     )
-    gateway = StripeGateway.create(
-        settings.stripe_key,
+    gateway = stripe_gateway(
+        settings,
         api_base=SANDBOX_INTERNAL_BASE,
-        api_version=settings.stripe_api_version,
-        timeout=settings.stripe_timeout,
-        max_network_retries=settings.stripe_max_retries,
         transport=httpx.ASGITransport(app=sandbox.app),
     )
     services = Services.build(settings, db=db, gateway=gateway, sandbox=sandbox)

@@ -189,30 +189,22 @@ def cmd_ledger_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_autopay_run(args: argparse.Namespace) -> int:
-    from graphql_payments.app import build_services
+    from graphql_payments.autopay.service import SweepReport
 
     settings = _settings(args)
     _logging(settings)
     _migrate_or_check(settings)
-    if settings.sandbox_mode:
-        log.warning(
-            "sandbox mode: this process has a sandbox of its own, empty; to sweep a server's "
-            "sandbox, run 'graphql-payments sandbox' and point STRIPE_API_BASE at it"
-        )
 
-    async def sweep() -> str:
-        services = build_services(settings)
-        try:
-            report = await services.autopay.sweep()
-            await services.autopay.wait_idle()
-        finally:
-            await services.aclose()
-        return (
-            f"autopay sweep: {report.due} due, {report.charged} charged, {report.succeeded} "
-            f"succeeded, {report.declined} declined, {report.requires_action} need the customer"
-        )
+    async def sweep(services: Services) -> SweepReport:
+        report = await services.autopay.sweep()
+        await services.autopay.wait_idle()
+        return report
 
-    print(asyncio.run(sweep()))  # noqa: T201
+    report = _with_services(settings, sweep)
+    _print(
+        f"autopay sweep: {report.due} due, {report.charged} charged, {report.succeeded} "
+        f"succeeded, {report.declined} declined, {report.requires_action} need the customer"
+    )
     return 0
 
 

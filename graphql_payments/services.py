@@ -50,12 +50,13 @@ class Services:
         db: Database,
         gateway: StripeGateway,
         sandbox: Sandbox | None = None,
+        clock: Clock | None = None,
     ) -> Services:
         port: PaymentGateway = gateway
         payments = PaymentService(db, port)
         refunds = RefundService(db, port, payments)
         credits = CreditService(db, port, settings)
-        clock = _clock(settings, sandbox)
+        clock = clock or _clock(settings, sandbox)
         payment_methods = PaymentMethodService(db, port, settings)
         autopay = AutopayService(
             db, port, settings, credits=credits, payments=payments, clock=clock

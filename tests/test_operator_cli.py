@@ -123,3 +123,29 @@ def test_reconcile_replay_and_verify_use_the_running_servers_sandbox(
             "/graphql", json={"query": "{ me { creditsBalance } }"}, headers=as_user("eve")
         ).json()
         assert me["data"]["me"]["creditsBalance"] == 100
+
+
+@pytest.mark.slow
+async def test_operator_commands_follow_the_running_servers_sandbox_clock(
+    server: str, server_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from graphql_payments.app import command_services
+    from graphql_payments.config import Settings
+
+    for name, value in server_env.items():
+        monkeypatch.setenv(name, value)
+    # given: the server's sandbox clock forty days ahead
+    async with httpx.AsyncClient(base_url=server, timeout=10) as client:
+        advanced = await client.post(
+            "/_sandbox/control/clock/advance", json={"seconds": 40 * 86400}
+        )
+    sandbox_now = dt.datetime.fromtimestamp(advanced.json()["now"], dt.UTC)
+    # when: an operator command (autopay run, reconcile) builds its services
+    services = command_services(Settings.load())
+    try:
+        now = await services.clock.now()
+    finally:
+        await services.aclose()
+    # then: its clock is the sandbox's, as its Stripe is
+    assert abs((now - sandbox_now).total_seconds()) < 60
+    assert now > dt.datetime.now(dt.UTC) + dt.timedelta(days=39)
