@@ -93,6 +93,9 @@ class AutopayInput:
     day_of_month: int | None = None
     below_balance: int | None = None
     payment_method_id: strawberry.ID | None = None
+    user_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Admins and services: whose autopay to set (audited)."
+    )
 
     def to_request(self) -> AutopayRequest:
         return AutopayRequest(

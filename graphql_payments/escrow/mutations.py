@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import strawberry
 
 from graphql_payments.escrow.types import (
@@ -18,16 +16,10 @@ from graphql_payments.escrow.types import (
     RevertSuccess,
 )
 from graphql_payments.graphql import permissions
+from graphql_payments.graphql.audit import for_someone_else
 from graphql_payments.graphql.context import Info
 from graphql_payments.graphql.errors import mutation
 from graphql_payments.payments.types import Payment
-
-
-def _for_someone_else(info: Info, arguments: dict[str, Any]) -> bool:
-    """An authorization made by an admin or a service for another user is audited."""
-    caller = info.context.caller
-    user_id = arguments["input"].user_id
-    return user_id is not None and (caller is None or user_id != caller.user_id)
 
 
 @strawberry.type
@@ -38,7 +30,7 @@ class EscrowMutations:
             "userId). One live escrow per order; the same idempotencyKey returns the same one."
         ),
         audit="authorize",
-        audit_if=_for_someone_else,
+        audit_if=for_someone_else,
     )
     async def authorize(self, info: Info, input: AuthorizeInput) -> AuthorizeResult:
         user_id = permissions.acting_for(info, input.user_id)

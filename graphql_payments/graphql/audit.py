@@ -49,6 +49,13 @@ def _result(value: Any) -> tuple[dict[str, Any], str | None]:
     return outcome, payment_id
 
 
+def for_someone_else(info: Info, arguments: dict[str, Any]) -> bool:
+    """A change an admin or a service makes for another user (`input.userId`) is audited."""
+    caller = info.context.caller
+    user_id = arguments["input"].user_id
+    return user_id is not None and (caller is None or user_id != caller.user_id)
+
+
 class Audited(FieldExtension):
     def __init__(self, action: str, when: Condition | None = None) -> None:
         self.action = action

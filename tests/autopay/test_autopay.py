@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,6 +20,7 @@ from graphql_payments.services import Services
 from tests.autopay.flows import (
     AUTOPAY,
     REMOVE,
+    SET_AUTOPAY,
     SET_DEFAULT,
     advance_to,
     autopay,
@@ -351,6 +353,36 @@ async def test_disabling_and_re_enabling(
     ] == "AutopaySuccess"
     reused = await set_autopay(gql, credits=400, dayOfMonth=10, idempotencyKey="e-3")
     assert reused["__typename"] == "IdempotencyError"
+
+
+AUDIT = "{ auditLog { edges { node { action actorId actorRole input result } } } }"
+
+
+async def test_an_admin_sets_a_users_autopay_and_it_is_audited(
+    gql: GraphQLClient, http: httpx.AsyncClient, services: Services
+) -> None:
+    # given
+    await save_card(gql, http, services)
+    variables = {"input": {"userId": "alice", "packageId": "basic", "belowBalance": 10,
+                           "idempotencyKey": "admin-1"}}  # fmt: skip
+
+    # when: another user tries, then an admin does it for alice
+    refused = await gql(SET_AUTOPAY, variables, headers=as_user("mallory"))
+    done = (await gql.data(SET_AUTOPAY, variables, headers=as_admin()))["autopay"]
+
+    # then
+    assert error_codes(refused) == ["FORBIDDEN"]
+    assert done["__typename"] == "AutopaySuccess"
+    assert (await autopay(gql))["status"] == "ACTIVE"
+    log = (await gql.data(AUDIT, headers=as_admin()))["auditLog"]["edges"]
+    records = [edge["node"] for edge in log if edge["node"]["action"] == "autopay"]
+    assert len(records) == 1
+    assert records[0]["actorRole"] == "admin"
+    assert json.loads(records[0]["input"])["user_id"] == "alice"
+    # and: a user's own change is not an admin action
+    await set_autopay(gql, packageId="basic", belowBalance=20, idempotencyKey="own")
+    log = (await gql.data(AUDIT, headers=as_admin()))["auditLog"]["edges"]
+    assert [edge["node"]["action"] for edge in log].count("autopay") == 1
 
 
 async def test_the_sandbox_control_api_moves_the_clock_and_runs_due_autopays(
