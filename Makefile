@@ -38,6 +38,7 @@ test: lint typecheck
 
 schema: $(VENV)/.installed
 	$(BIN)/graphql-payments export-schema > schema.graphql
+	$(BIN)/graphql-payments export-event-schemas schemas/events > /dev/null
 
 # make migration m="what changes": autogenerate graphql_payments/migrations/versions/NNNN_*.py
 migration: $(VENV)/.installed-dev

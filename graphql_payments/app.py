@@ -1,12 +1,13 @@
 """`create_app`: the Starlette application.
 
-Routes: `/graphql` (GraphiQL on GET), `/webhooks/stripe`, `/health` (cheap, for load
-balancers), `/health/ready` (also the webhook backlog and the last reconciliation), `/metrics`
-(with `PAYMENTS_METRICS=true`; or on its own port with `PAYMENTS_METRICS_PORT`), and in sandbox
-mode the Stripe sandbox at `/_sandbox` (its API at `/_sandbox/v1/...`). Engines and clients
-are built here rather than in the lifespan, because `httpx.ASGITransport` does not run a
-lifespan; the lifespan only starts the background workers (`maintenance`: webhook retries,
-reconciliation, purge; the autopay scheduler) and closes what the factory opened.
+Routes: `/graphql` (GraphiQL on GET; subscriptions over WebSocket), `/webhooks/stripe`,
+`/health` (cheap, for load balancers), `/health/ready` (also the webhook backlog and the last
+reconciliation), `/metrics` (with `PAYMENTS_METRICS=true`; or on its own port with
+`PAYMENTS_METRICS_PORT`), and in sandbox mode the Stripe sandbox at `/_sandbox` (its API at
+`/_sandbox/v1/...`). Engines and clients are built here rather than in the lifespan, because
+`httpx.ASGITransport` does not run a lifespan; the lifespan only starts the background workers
+(`maintenance`: webhook retries, event relay, reconciliation, purge; the autopay scheduler)
+and closes what the factory opened.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 
 from graphql_payments import __version__, maintenance, metrics
 from graphql_payments.autopay import scheduler
@@ -212,9 +213,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await limiter.aclose()
             await services.aclose()
 
-    routes: list[Route | Mount] = [
+    graphql = GraphQLApp(services, limiter)
+    routes: list[Route | Mount | WebSocketRoute] = [
         # Every method reaches the view, so that a wrong one is answered in JSON too.
-        Route("/graphql", GraphQLApp(services, limiter)),
+        Route("/graphql", graphql),
+        # Subscriptions (graphql-transport-ws).
+        WebSocketRoute("/graphql", graphql),
         Route("/webhooks/stripe", stripe_webhook, methods=["POST"]),
         Route("/health", health, methods=["GET"]),
         Route("/health/ready", ready, methods=["GET"]),

@@ -4,6 +4,7 @@ graphql-payments serve [--host H] [--port P]   run the server (migrates a SQLite
 graphql-payments db upgrade                    apply migrations to PAYMENTS_DATABASE_URL
 graphql-payments db revision -m MESSAGE        autogenerate a migration from the models
 graphql-payments export-schema                 print the GraphQL schema (SDL)
+graphql-payments export-event-schemas [DIR]    write the JSON Schema of each event (schemas/events)
 graphql-payments sandbox [--host H] [--port P] run the Stripe sandbox alone
 graphql-payments autopay run                   one autopay sweep (for cron or a CronJob)
 graphql-payments ledger verify [--stripe]      check the ledger's invariants (and against Stripe)
@@ -23,6 +24,7 @@ import getpass
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from graphql_payments import __version__
@@ -144,6 +146,14 @@ def cmd_db_revision(args: argparse.Namespace) -> int:
 
     path = revision(args.message, database_url=args.database_url)
     print(f"wrote {path}; read it, edit it, then commit it")  # noqa: T201
+    return 0
+
+
+def cmd_export_event_schemas(args: argparse.Namespace) -> int:
+    from graphql_payments.events.catalogue import export
+
+    for path in export(Path(args.directory)):
+        print(path)  # noqa: T201
     return 0
 
 
@@ -297,6 +307,11 @@ def parser() -> argparse.ArgumentParser:
     )
     revision.set_defaults(run=cmd_db_revision)
 
+    event_schemas = commands.add_parser(
+        "export-event-schemas", help="write the JSON Schema of each event"
+    )
+    event_schemas.add_argument("directory", nargs="?", default="schemas/events")
+    event_schemas.set_defaults(run=cmd_export_event_schemas)
     commands.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(
         run=cmd_export_schema
     )

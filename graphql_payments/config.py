@@ -48,6 +48,9 @@ def _split(value: Any) -> Any:
     return value
 
 
+BROKER_SCHEMES = ("nats://", "tls://", "amqp://", "amqps://", "kafka://", "redis://", "rediss://")
+
+
 class CreditPackage(BaseModel):
     """A package of credits sold at a fixed price (minor units of `currency`)."""
 
@@ -127,6 +130,14 @@ class Settings(BaseSettings):
     metrics: bool = Field(False, validation_alias="PAYMENTS_METRICS")
     metrics_port: int | None = Field(None, validation_alias="PAYMENTS_METRICS_PORT", ge=1, le=65535)
     log_format: str = Field("text", validation_alias="PAYMENTS_LOG_FORMAT")
+    events_broker_url: SecretStr | None = Field(None, validation_alias="PAYMENTS_EVENTS_BROKER_URL")
+    events_max_attempts: int = Field(12, validation_alias="PAYMENTS_EVENTS_MAX_ATTEMPTS", ge=1)
+    events_retry_base: float = Field(5.0, validation_alias="PAYMENTS_EVENTS_RETRY_BASE", ge=0)
+    events_retention_days: int = Field(30, validation_alias="PAYMENTS_EVENTS_RETENTION_DAYS", ge=1)
+    events_timeout: float = Field(10.0, validation_alias="PAYMENTS_EVENTS_TIMEOUT", gt=0, le=60)
+    webhook_allow_private: bool | None = Field(
+        None, validation_alias="PAYMENTS_WEBHOOK_ALLOW_PRIVATE"
+    )
 
     jwt_secret: SecretStr | None = Field(None, validation_alias="PAYMENTS_JWT_SECRET")
     jwt_public_key: str | None = Field(None, validation_alias="PAYMENTS_JWT_PUBLIC_KEY")
@@ -302,6 +313,17 @@ class Settings(BaseSettings):
         return self.stripe_secret_key is None
 
     @property
+    def allow_private_webhooks(self) -> bool:
+        """Whether webhook endpoints may point at loopback or private addresses."""
+        if self.webhook_allow_private is not None:
+            return self.webhook_allow_private
+        return self.sandbox_mode
+
+    @property
+    def broker_url(self) -> str | None:
+        return self.events_broker_url.get_secret_value() if self.events_broker_url else None
+
+    @property
     def stripe_key(self) -> str:
         if self.stripe_secret_key is None:
             return SANDBOX_API_KEY
@@ -366,6 +388,13 @@ class Settings(BaseSettings):
         ids = [p.id for p in self.credit_packages]
         if len(ids) != len(set(ids)):
             found.append("PAYMENTS_CREDIT_PACKAGES has two packages with the same id.")
+        broker = self.broker_url
+        if broker is not None and not broker.startswith(BROKER_SCHEMES):
+            found.append(
+                "PAYMENTS_EVENTS_BROKER_URL must start with one of "
+                + ", ".join(BROKER_SCHEMES)
+                + "."
+            )
         if self.jwt_public_key and not self.jwt_public_key.lstrip().startswith("-----BEGIN"):
             found.append("PAYMENTS_JWT_PUBLIC_KEY must be a PEM public key.")
         found.extend(self._secret_problems())

@@ -12,7 +12,9 @@ class) to the member of a mutation's result union, whose GraphQL type keeps the 
     │   ├── PackageNotFound           no such credit package
     │   ├── OrderNotFound             no escrow payment for the order
     │   ├── PaymentMethodNotFound     no such saved card of the user's
-    │   └── AutopayNotFound           the user has no autopay
+    │   ├── AutopayNotFound           the user has no autopay
+    │   ├── WebhookEndpointNotFound   no such webhook endpoint
+    │   └── DeliveryNotFound          no such event delivery
     ├── IdempotencyKeyReused          an idempotency key reused with a different input
     ├── WrongPaymentStatus            the payment's status does not allow the operation
     ├── NothingLeftToRefund           the payment is refunded in full already
@@ -75,6 +77,14 @@ class NotFound(PaymentsError):
 
 
 class PaymentNotFound(NotFound):
+    pass
+
+
+class WebhookEndpointNotFound(NotFound):
+    pass
+
+
+class DeliveryNotFound(NotFound):
     pass
 
 

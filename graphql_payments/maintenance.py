@@ -6,10 +6,12 @@ once: their claims and unique keys live in the database. A failing round is logg
 one runs anyway.
 
 - webhook retries: every second, events waiting for a (re)try;
+- event relay: every half second, outbox deliveries that are due (see `events.relay`);
 - reconciliation: every `PAYMENTS_RECONCILE_INTERVAL` (see `operations.reconcile`);
 - purge: hourly, expired idempotency keys, processed webhook events older than
-  `PAYMENTS_WEBHOOK_RETENTION_DAYS` and finished repair claims (failed events and the audit
-  trail are kept).
+  `PAYMENTS_WEBHOOK_RETENTION_DAYS`, finished repair claims, and outbox events delivered
+  everywhere more than `PAYMENTS_EVENTS_RETENTION_DAYS` ago (failed events, dead letters and
+  the audit trail are kept).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from graphql_payments.services import Services
 log = logging.getLogger(__name__)
 
 RETRY_INTERVAL = 1.0
+RELAY_INTERVAL = 0.5
 PURGE_INTERVAL = 3600.0
 
 
@@ -50,14 +53,17 @@ async def purge(services: Services) -> int:
         keys = await idempotency.purge_expired(session)
         claims = await operations.purge_claims(session, before=utcnow() - retention)
     events = await services.inbox.purge(older_than=retention)
-    if keys or events or claims:
+    published = await services.relay.purge()
+    if keys or events or claims or published:
         log.info(
-            "purged %d idempotency keys, %d processed webhook events, %d repair claims",
+            "purged %d idempotency keys, %d processed webhook events, %d repair claims, "
+            "%d delivered outbox events",
             keys,
             events,
             claims,
+            published,
         )
-    return keys + events + claims
+    return keys + events + claims + published
 
 
 async def reconcile(services: Services) -> None:
@@ -67,6 +73,7 @@ async def reconcile(services: Services) -> None:
 def jobs(services: Services) -> list[Job]:
     return [
         Job("webhook-retries", RETRY_INTERVAL, lambda s: s.inbox.process_due()),
+        Job("event-relay", RELAY_INTERVAL, lambda s: s.relay.drain()),
         Job("reconciliation", services.settings.reconcile_interval, reconcile, spread=True),
         Job("purge", PURGE_INTERVAL, purge),
     ]

@@ -3,6 +3,12 @@
 from graphql_payments.autopay.models import Autopay, AutopayPeriod
 from graphql_payments.customers.models import Customer, SavedPaymentMethod
 from graphql_payments.db import Base
+from graphql_payments.events.models import (
+    EventDelivery,
+    EventSequence,
+    OutboxEvent,
+    WebhookEndpoint,
+)
 from graphql_payments.idempotency import IdempotencyKey
 from graphql_payments.ledger.models import CreditEntry
 from graphql_payments.operations.models import AuditRecord, RepairClaim, SweepState
@@ -19,13 +25,17 @@ __all__ = [
     "CreditEntry",
     "Customer",
     "Dispute",
+    "EventDelivery",
+    "EventSequence",
     "IdempotencyKey",
+    "OutboxEvent",
     "Payment",
     "PaymentFailure",
     "Refund",
     "RepairClaim",
     "SavedPaymentMethod",
     "SweepState",
+    "WebhookEndpoint",
     "WebhookEvent",
     "metadata",
 ]

@@ -12,6 +12,10 @@ from graphql_payments.credits.service import CreditService
 from graphql_payments.customers.service import PaymentMethodService
 from graphql_payments.db import Database
 from graphql_payments.escrow.service import EscrowService
+from graphql_payments.events import recorder
+from graphql_payments.events.feed import PaymentFeed
+from graphql_payments.events.relay import Relay
+from graphql_payments.events.service import EventService
 from graphql_payments.gateway import PaymentGateway, StripeGateway
 from graphql_payments.operations.audit import AuditTrail
 from graphql_payments.operations.reconcile import Reconciler
@@ -40,6 +44,9 @@ class Services:
     clock: Clock
     reconciler: Reconciler
     audit: AuditTrail
+    relay: Relay
+    events: EventService
+    feed: PaymentFeed
     sandbox: Sandbox | None = None
 
     @classmethod
@@ -67,6 +74,8 @@ class Services:
         inbox = WebhookInbox(
             db, settings, EventHandlers(payments, refunds, payment_methods, autopay)
         )
+        recorder.install()
+        relay = Relay(db, settings)
         return cls(
             settings=settings,
             db=db,
@@ -89,10 +98,15 @@ class Services:
                 inbox=inbox,
             ),
             audit=AuditTrail(db),
+            relay=relay,
+            events=EventService(db, settings, relay),
+            feed=PaymentFeed(db),
             sandbox=sandbox,
         )
 
     async def aclose(self) -> None:
+        await self.feed.aclose()
+        await self.relay.aclose()
         await self.autopay.aclose()
         await self.gateway.aclose()
         if self.sandbox is not None:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import jwt
 import stripe
+import uvicorn
+from starlette.types import ASGIApp
 
 from graphql_payments.gateway import sign_webhook
 from graphql_payments.gateway.http import stripe_client
@@ -182,3 +187,22 @@ def sandbox_client(sandbox: Sandbox) -> stripe.StripeClient:
         api_base="http://sandbox.test",
         transport=httpx.ASGITransport(app=sandbox.app),
     )
+
+
+@contextlib.asynccontextmanager
+async def serving(app: ASGIApp) -> AsyncIterator[str]:
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_config=None, lifespan="off", ws="websockets-sansio"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.get_running_loop().create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task

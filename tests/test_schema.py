@@ -9,6 +9,7 @@ from typing import Any
 
 from graphql import build_client_schema
 
+from graphql_payments.events.catalogue import export
 from graphql_payments.graphql.schema import sdl
 from tests.helpers import SHARED_SECRET, GraphQLClient
 
@@ -70,7 +71,9 @@ async def test_hasura_introspection_request_is_answered(gql: GraphQLClient) -> N
     # then
     assert "errors" not in body, body.get("errors")
     schema = body["data"]["__schema"]
-    assert schema["subscriptionType"] is None
+    # Hasura reads a remote schema's subscription root (`irSubscriptionRoot`); ours is
+    # `paymentUpdated`, which clients may also use directly over graphql-transport-ws.
+    assert schema["subscriptionType"] == {"name": "Subscription"}
     for where, ref in _type_refs(schema):
         # A reference deeper than Hasura asks for would arrive cut off.
         assert _depth(ref) < HASURA_OFTYPE_LEVELS, where
@@ -86,3 +89,14 @@ async def test_hasura_introspection_request_is_answered(gql: GraphQLClient) -> N
         or re.fullmatch(r"[a-z0-9_]+", name)
     }
     assert not collisions
+
+
+def test_committed_event_schemas_match_the_catalogue(tmp_path: Path) -> None:
+    # given
+    written = export(tmp_path)
+    # then
+    committed = sorted(p.name for p in (ROOT / "schemas" / "events").glob("*.json"))
+    assert committed == sorted(p.name for p in written)
+    for path in written:
+        stale = (ROOT / "schemas" / "events" / path.name).read_text() != path.read_text()
+        assert not stale, f"schemas/events/{path.name} is stale: run `make schema` and commit it"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
+from typing import Any
 
 from graphql import ASTValidationRule
-from starlette.requests import Request
+from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from strawberry.types import Info as StrawberryInfo
 from strawberry.types.graphql import OperationType
@@ -18,10 +20,13 @@ from graphql_payments.ratelimit import RateLimiter
 from graphql_payments.services import Services
 
 
-def identify(request: Request, services: Services) -> Principal | AccessDenied | None:
-    """The caller of `request`, None when anonymous, or why its credentials are refused."""
+def identify(
+    request: HTTPConnection, services: Services, headers: Mapping[str, str] | None = None
+) -> Principal | AccessDenied | None:
+    """The caller of `request` (or of these headers), None when anonymous, or why its
+    credentials are refused."""
     try:
-        return authenticate(request.headers, services.settings)
+        return authenticate(request.headers if headers is None else headers, services.settings)
     except AccessDenied as exc:
         return exc
 
@@ -29,7 +34,7 @@ def identify(request: Request, services: Services) -> Principal | AccessDenied |
 class Context:
     def __init__(
         self,
-        request: Request,
+        request: HTTPConnection,
         response: Response | None,
         services: Services,
         *,
@@ -43,9 +48,26 @@ class Context:
         self.validation_rules = validation_rules
         self.operation_type: OperationType | None = None
         self.limiter = limiter
+        # A WebSocket's `connection_init` payload (set by Strawberry before any operation).
+        self.connection_params: Any = None
+
+    def connection_headers(self) -> Mapping[str, str] | None:
+        """On a WebSocket, the headers `connection_init` carries over the request's:
+        `{"Authorization": ...}` or `{"headers": {...}}`, as Apollo and Hasura send them."""
+        params = self.connection_params
+        if not isinstance(params, dict):
+            return None
+        nested = params.get("headers")
+        given: dict[str, Any] = nested if isinstance(nested, dict) else params
+        merged = {key.lower(): value for key, value in self.request.headers.items()}
+        merged.update({str(k).lower(): v for k, v in given.items() if isinstance(v, str)})
+        return merged
 
     @cached_property
     def caller_or_error(self) -> Principal | AccessDenied | None:
+        headers = self.connection_headers()
+        if headers is not None:
+            return identify(self.request, self.services, headers)
         known = getattr(self.request.state, "caller", None)
         if known is not None:
             return known  # type: ignore[no-any-return]

@@ -36,6 +36,9 @@ from graphql_payments.credits.queries import CreditQueries
 from graphql_payments.customers.mutations import CustomerMutations
 from graphql_payments.customers.queries import CustomerQueries
 from graphql_payments.escrow.mutations import EscrowMutations
+from graphql_payments.events.mutations import EventMutations
+from graphql_payments.events.queries import EventQueries
+from graphql_payments.events.subscriptions import EventSubscriptions
 from graphql_payments.graphql.errors import should_mask
 from graphql_payments.graphql.guards import Guards, NoNulStrings
 from graphql_payments.graphql.scalars import SCALAR_OVERRIDES
@@ -48,12 +51,28 @@ MAX_TOKENS = 50_000
 
 VALIDATION_RULES: list[type[ASTValidationRule]] = [depth_rule(MAX_DEPTH, None, None), NoNulStrings]
 Query = merge_types(
-    "Query", (CreditQueries, PaymentQueries, CustomerQueries, AutopayQueries, OperationsQueries)
+    "Query",
+    (
+        CreditQueries,
+        PaymentQueries,
+        CustomerQueries,
+        AutopayQueries,
+        OperationsQueries,
+        EventQueries,
+    ),
 )
 Mutation = merge_types(
     "Mutation",
-    (CreditMutations, EscrowMutations, RefundMutations, CustomerMutations, AutopayMutations),
+    (
+        CreditMutations,
+        EscrowMutations,
+        RefundMutations,
+        CustomerMutations,
+        AutopayMutations,
+        EventMutations,
+    ),
 )
+Subscription = merge_types("Subscription", (EventSubscriptions,))
 
 client_log = logging.getLogger("graphql_payments.graphql")
 
@@ -106,6 +125,7 @@ EXTENSIONS: list[Any] = [
 schema = PaymentsSchema(
     query=Query,
     mutation=Mutation,
+    subscription=Subscription,
     extensions=EXTENSIONS,
     scalar_overrides=SCALAR_OVERRIDES,  # type: ignore[arg-type]
 )

@@ -9,6 +9,10 @@ In front of Strawberry's view, in this order:
 3. Strawberry, whose transport errors (malformed JSON, wrong method or content type, unknown
    operation) are turned into GraphQL-over-HTTP JSON errors instead of plain text.
 
+Over WebSocket (`graphql-transport-ws`, for `paymentUpdated`) the same rate limits apply to
+the connection (4429 when used up); the credentials come in `connection_init`'s payload and
+are checked before the connection is acknowledged (4403 when refused).
+
 Mutations that create Stripe objects are counted against the `stripe` limit once the
 operation is known (`StripeMutationLimit`). Queries run within a time budget
 (`PAYMENTS_REQUEST_TIMEOUT`).
@@ -25,11 +29,14 @@ from graphql import (
     ASTValidationRule,
     NoSchemaIntrospectionCustomRule,
 )
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.graphql import OperationType
 
 from graphql_payments import ratelimit
@@ -107,7 +114,11 @@ def _replay(body: bytes) -> Receive:
 class GraphQLApp(GraphQL[Context, None]):
     def __init__(self, services: Services, limiter: RateLimiter) -> None:
         settings = services.settings
-        super().__init__(schema, graphql_ide="graphiql" if settings.graphiql else None)
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if settings.graphiql else None,
+            subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+        )
         self.services = services
         self.limiter = limiter
         self.max_body = settings.max_body_bytes
@@ -121,6 +132,12 @@ class GraphQLApp(GraphQL[Context, None]):
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            if await self.limit(HTTPConnection(scope)) is not None:
+                await send({"type": "websocket.close", "code": 4429})
+                return
+            await super().__call__(scope, receive, send)
+            return
         if scope["type"] != "http":
             await error_response("Use HTTP GET or POST.", "BAD_REQUEST", 400)(scope, receive, send)
             return
@@ -148,7 +165,7 @@ class GraphQLApp(GraphQL[Context, None]):
         except ValueError:  # a body that is not JSON (Strawberry lets some through)
             return error_response("The request body is not valid JSON.", "BAD_REQUEST", 400)
 
-    async def limit(self, request: Request) -> Response | None:
+    async def limit(self, request: HTTPConnection) -> Response | None:
         """Count this request against the rate limits; the refusal when one is used up."""
         limiter = self.limiter
         if not limiter.enabled:
@@ -174,6 +191,14 @@ class GraphQLApp(GraphQL[Context, None]):
                 exceeded = await limiter.hit(ratelimit.USER, caller.user_id)
         return rate_limited(exceeded) if exceeded else None
 
+    async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
+        """Check the credentials of `connection_init` before acknowledging the connection."""
+        try:
+            context.caller  # noqa: B018
+        except AccessDenied as exc:
+            raise ConnectionRejectionError({"message": str(exc), "code": exc.code}) from None
+        return None
+
     def parse_json(self, data: str | bytes) -> Any:
         parsed = super().parse_json(data)
         if not isinstance(parsed, dict):
@@ -188,8 +213,11 @@ class GraphQLApp(GraphQL[Context, None]):
             validation_rules=self.validation_rules,
             limiter=self.limiter,
         )
-        if "x-payments-secret" in request.headers and not isinstance(
-            context.caller_or_error, AccessDenied
+        # (On a WebSocket the credentials arrive later, in `connection_init`.)
+        if (
+            not isinstance(request, WebSocket)
+            and "x-payments-secret" in request.headers
+            and not isinstance(context.caller_or_error, AccessDenied)
         ):
             context.validation_rules = self.service_rules
         return context

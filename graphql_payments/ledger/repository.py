@@ -8,6 +8,8 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphql_payments.db import insert_for, utcnow
+from graphql_payments.events.catalogue import EventType
+from graphql_payments.events.outbox import record
 from graphql_payments.ledger.models import CreditEntry, EntryReason
 
 
@@ -20,7 +22,8 @@ async def add_entry(
     payment_id: str | None,
     reference: str = "",
 ) -> bool:
-    """Append an entry; False (and nothing written) when the same entry already exists."""
+    """Append an entry and announce it (`credits.granted`, `credits.revoked` or
+    `credits.consumed`); False (and nothing written) when the same entry already exists."""
     values = {
         "user_id": user_id,
         "delta": delta,
@@ -34,7 +37,27 @@ async def add_entry(
         .on_conflict_do_nothing(index_elements=["payment_id", "reason", "reference"])
     )
     result = await session.execute(statement)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return False
+    await record(
+        session,
+        event_for(reason, delta),
+        payment_id=payment_id,
+        user_id=user_id,
+        fields={"credits": {"delta": delta, "reason": reason.value, "reference": reference}},
+    )
+    return True
+
+
+# Entries that give credits back or take them back; any other entry is a grant when positive
+# and a use of credits (`credits.consumed`) when negative.
+REVOKING = frozenset({EntryReason.REFUND, EntryReason.DISPUTE_HOLD})
+
+
+def event_for(reason: EntryReason, delta: int) -> EventType:
+    if delta > 0:
+        return EventType.CREDITS_GRANTED
+    return EventType.CREDITS_REVOKED if reason in REVOKING else EventType.CREDITS_CONSUMED
 
 
 async def balance(session: AsyncSession, user_id: str) -> int:

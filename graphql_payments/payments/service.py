@@ -211,8 +211,10 @@ class PaymentService:
         payment_id: str | None = None,
         checkout_session_id: str | None = None,
         order_id: str | None = None,
+        refresh: bool = True,
     ) -> Payment | None:
-        """A payment the viewer may see; a PENDING checkout is first checked with Stripe."""
+        """A payment the viewer may see; a PENDING checkout is first checked with Stripe
+        (unless not `refresh`)."""
         async with self.db.reading() as session:
             if payment_id is not None:
                 payment = await repository.get(session, payment_id)
@@ -223,7 +225,7 @@ class PaymentService:
             else:
                 payment = None
         payment = visible_to(viewer, payment)
-        if payment is not None and payment.status in WAITING_FOR_STRIPE:
+        if refresh and payment is not None and payment.status in WAITING_FOR_STRIPE:
             payment = await self.refresh(payment)
         return payment
 

@@ -330,6 +330,19 @@ class RefundService:
         """Derive the payment's refunded total, status, credits and transfer reversal."""
         refunded = await repository.total(session, payment.id, [models.RefundStatus.SUCCEEDED])
         payment.refunded_amount = refunded
+        # The new total and the status it calls for are written together, so the event that
+        # announces the refund shows both.
+        with session.no_autoflush:
+            if payment.status in SETTLED:
+                dispute_open = await repository.has_open_dispute(session, payment.id)
+                status = settled_status(
+                    payment.kind,
+                    basis=basis(payment),
+                    returned=refunded + payment.dispute_lost_amount,
+                    dispute_open=dispute_open,
+                )
+                move(payment, status, cause="refunds and disputes settled")
+        await session.flush()
         if payment.credits and changed is not None:
             target = credits_share(payment, refunded)
             taken = await ledger.taken_back(session, payment.id)
@@ -352,15 +365,6 @@ class RefundService:
             planned = await repository.planned_reversals(session, payment.id)
             if target > planned and changed.status is models.RefundStatus.SUCCEEDED:
                 changed.transfer_reversal += target - planned
-        if payment.status in SETTLED:
-            dispute_open = await repository.has_open_dispute(session, payment.id)
-            status = settled_status(
-                payment.kind,
-                basis=basis(payment),
-                returned=refunded + payment.dispute_lost_amount,
-                dispute_open=dispute_open,
-            )
-            move(payment, status, cause="refunds and disputes settled")
         await session.flush()
 
     async def reverse_transfer(self, refund_id: str) -> None:
@@ -456,6 +460,8 @@ class RefundService:
                 )
                 session.add(row)
                 await session.flush()
+                # The payment is DISPUTED before its credits are held (and announced so).
+                await self._settle(session, payment, None)
                 if row.credits_held:
                     await ledger.add_entry(
                         session,

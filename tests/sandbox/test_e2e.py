@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -10,31 +9,13 @@ from typing import Any
 import httpx
 import pytest
 import stripe
-import uvicorn
-from starlette.types import ASGIApp
 
 from graphql_payments.gateway.http import StripeHTTPClient
 from graphql_payments.sandbox import Sandbox, running
+from tests.helpers import serving
 from tests.sandbox.helpers import Receiver, line_item, make_sandbox
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
-
-
-@contextlib.asynccontextmanager
-async def serving(app: ASGIApp) -> AsyncIterator[str]:
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="off")
-    server = uvicorn.Server(config)
-    task = asyncio.get_running_loop().create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 @contextlib.asynccontextmanager
