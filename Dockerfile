@@ -1,5 +1,7 @@
 # syntax=docker/dockerfile:1
 # graphql-payments: build a wheel with its dependencies, then run it as a non-root user.
+# Port, workers and mode follow the environment (PAYMENTS_PORT, PAYMENTS_WORKERS,
+# STRIPE_SECRET_KEY / PAYMENTS_SANDBOX): see "Docker" in the README.
 
 FROM python:3.11-slim AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
@@ -26,6 +28,6 @@ WORKDIR /data
 VOLUME ["/data"]
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s \
-  CMD ["python", "-c", "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/health').status != 200)"]
+  CMD ["python", "-c", "import os, sys, urllib.request; port = os.environ.get('PAYMENTS_PORT', '8000'); sys.exit(urllib.request.urlopen(f'http://127.0.0.1:{port}/health', timeout=4).status != 200)"]
 ENTRYPOINT ["graphql-payments"]
-CMD ["serve", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["serve"]

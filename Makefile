@@ -1,8 +1,9 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-HOST   ?= 127.0.0.1
-PORT   ?= 8000
+# `make run PORT=9000` or PAYMENTS_PORT=9000 make run; unset, the server's own defaults apply.
+HOST   ?=
+PORT   ?=
 
 .PHONY: run test lint format typecheck schema migration clean
 
@@ -20,7 +21,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed
 
 run: $(VENV)/.installed
-	$(BIN)/graphql-payments serve --host $(HOST) --port $(PORT)
+	$(BIN)/graphql-payments serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
@@ -48,4 +49,4 @@ migration: $(VENV)/.installed-dev
 	$(BIN)/ruff format --quiet graphql_payments/migrations/versions
 
 clean:
-	rm -rf $(VENV) payments.db
+	rm -rf $(VENV) payments.db .artifacts

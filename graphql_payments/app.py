@@ -1,7 +1,8 @@
 """`create_app`: the Starlette application.
 
 Routes: `/graphql` (GraphiQL on GET; subscriptions over WebSocket), `/webhooks/stripe`,
-`/health` (cheap, for load balancers), `/health/ready` (also the webhook backlog and the last
+`/health` (cheap, for load balancers), the browser pages of `graphql_payments.web` (`/`,
+`/pay/...`, `/demo`, `/static/...`), `/health/ready` (also the webhook backlog and the last
 reconciliation), `/metrics` (with `PAYMENTS_METRICS=true`; or on its own port with
 `PAYMENTS_METRICS_PORT`), and in sandbox mode the Stripe sandbox at `/_sandbox` (its API at
 `/_sandbox/v1/...`). Engines and clients are built here rather than in the lifespan, because
@@ -26,13 +27,13 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
-from graphql_payments import __version__, maintenance, metrics
+from graphql_payments import __version__, maintenance, metrics, web
 from graphql_payments.autopay import scheduler
 from graphql_payments.clock import RemoteSandboxClock
 from graphql_payments.config import Settings
-from graphql_payments.db import Database, utcnow
+from graphql_payments.db import Database, display_url, utcnow
 from graphql_payments.gateway import StripeGateway
 from graphql_payments.graphql.view import GraphQLApp
 from graphql_payments.logs import RequestContext
@@ -174,21 +175,41 @@ def build_services(settings: Settings) -> Services:
     return services
 
 
+def log_start(settings: Settings) -> None:
+    """The one line a start logs: mode, database and URL."""
+    if settings.sandbox_mode:
+        mode = (
+            f"SANDBOX MODE (built-in Stripe sandbox at {settings.server_url}{SANDBOX_PREFIX}, "
+            "no real money moves)"
+        )
+    else:
+        key = settings.stripe_key
+        mode = "Stripe " + (
+            "LIVE mode" if key.startswith(("sk_live_", "rk_live_")) else "test mode"
+        )
+    # Sandbox mode is worth a warning: nothing a customer does here moves money.
+    log.log(
+        logging.WARNING if settings.sandbox_mode else logging.INFO,
+        "graphql-payments %s: %s, database %s, serving %s",
+        __version__,
+        mode,
+        display_url(settings.database_url),
+        settings.server_url,
+    )
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     """The application for `settings` (read from the environment when None)."""
     settings = settings or Settings.load()
+    if settings.demo_enabled and settings.jwt_secret is None and not settings.jwt_public_key:
+        # The demo signs its made-up users in with a key of this process's own.
+        settings = settings.model_copy(update={"jwt_secret": SecretStr(secrets.token_hex(32))})
     services = build_services(settings)
     limiter = RateLimiter(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if services.sandbox is not None:
-            log.warning(
-                "SANDBOX MODE: no STRIPE_SECRET_KEY is set, so payments go to the built-in "
-                "Stripe sandbox at %s%s. No real money moves.",
-                services.settings.server_url,
-                SANDBOX_PREFIX,
-            )
+        log_start(services.settings)
         workers = [
             asyncio.create_task(maintenance.run(services), name="payments-background"),
             asyncio.create_task(
@@ -214,7 +235,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await services.aclose()
 
     graphql = GraphQLApp(services, limiter)
-    routes: list[Route | Mount | WebSocketRoute] = [
+    routes: list[BaseRoute] = [
         # Every method reaches the view, so that a wrong one is answered in JSON too.
         Route("/graphql", graphql),
         # Subscriptions (graphql-transport-ws).
@@ -222,6 +243,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/webhooks/stripe", stripe_webhook, methods=["POST"]),
         Route("/health", health, methods=["GET"]),
         Route("/health/ready", ready, methods=["GET"]),
+        *web.routes(services),
     ]
     if services.settings.metrics:
         routes.append(Route("/metrics", metrics_endpoint, methods=["GET"]))

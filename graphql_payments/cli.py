@@ -6,6 +6,7 @@ graphql-payments db revision -m MESSAGE        autogenerate a migration from the
 graphql-payments export-schema                 print the GraphQL schema (SDL)
 graphql-payments export-event-schemas [DIR]    write the JSON Schema of each event (schemas/events)
 graphql-payments sandbox [--host H] [--port P] run the Stripe sandbox alone
+graphql-payments sandbox account create        create a Connect test account in a sandbox
 graphql-payments autopay run                   one autopay sweep (for cron or a CronJob)
 graphql-payments ledger verify [--stripe]      check the ledger's invariants (and against Stripe)
 graphql-payments reconcile [--since DATE]      one reconciliation pass; prints what it changed
@@ -13,19 +14,22 @@ graphql-payments webhooks replay EVENT_ID | --failed   process stored webhook ev
 
 Exit codes: 0 done, 1 a check found problems or a repair failed, 2 bad configuration or usage.
 In sandbox mode the commands that talk to Stripe use the running server's sandbox.
+An expected failure (no database, a database not migrated or unreachable, a missing driver,
+bad settings) prints one line saying what to do. Only bugs print a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import getpass
 import logging
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from graphql_payments import __version__
 from graphql_payments.config import Settings
@@ -37,6 +41,28 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("graphql_payments")
 T = TypeVar("T")
+
+EXIT_CHECK_FAILED = 1
+EXIT_CONFIGURATION = 2
+
+EXIT_CODES = """exit codes:
+  0  done
+  1  a check failed (ledger verify found a problem)
+  2  configuration: bad settings, no database, a database not migrated or unreachable,
+     a missing database driver (the message says what to do)"""
+
+SERVE_ENV = """environment (also read from .env and PAYMENTS_SECRETS_DIR; see the README):
+  PAYMENTS_HOST, PAYMENTS_PORT, PAYMENTS_PUBLIC_URL, PAYMENTS_DATABASE_URL, PAYMENTS_LOG_LEVEL,
+  STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, STRIPE_API_VERSION, STRIPE_API_BASE,
+  PAYMENTS_SANDBOX, PAYMENTS_DEMO, PAYMENTS_STRIPE_TIMEOUT, PAYMENTS_STRIPE_MAX_RETRIES,
+  PAYMENTS_WEBHOOK_*, PAYMENTS_JWT_*, PAYMENTS_SHARED_SECRET, PAYMENTS_CURRENCY,
+  PAYMENTS_CREDIT_PACKAGES, PAYMENTS_CREDITS_PER_UNIT, PAYMENTS_MIN_PAYMENT_AMOUNT,
+  PAYMENTS_MAX_PAYMENT_AMOUNT, PAYMENTS_PLATFORM_FEE_BPS, PAYMENTS_CHECKOUT_ALLOWED_HOSTS"""
+
+DATABASE_ENV = """environment:
+  PAYMENTS_DATABASE_URL  default sqlite+aiosqlite:///./payments.db
+                         (postgresql://... means postgresql+asyncpg://...)
+  PAYMENTS_LOG_LEVEL     default INFO"""
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -96,19 +122,37 @@ def _operator() -> Actor:
     return Actor(user_id=user, role="operator", authenticated_by="cli")
 
 
-def _migrate_or_check(settings: Settings) -> None:
-    from graphql_payments.db import is_sqlite
-    from graphql_payments.migrations import current_revision, head_revision, upgrade
+@contextlib.contextmanager
+def _database(url: str) -> Iterator[None]:
+    """Turn the known ways a database is unusable into a SettingsConflict saying what to do."""
+    from graphql_payments.db import database_problem
 
-    if is_sqlite(settings.database_url):
-        upgrade(settings.database_url)
-        return
-    current = asyncio.run(current_revision(settings.database_url))
-    if current != head_revision():
-        raise SettingsConflict(
-            f"The database is at migration {current or 'none'}, the code needs "
-            f"{head_revision()}: run 'graphql-payments db upgrade' first."
-        )
+    try:
+        yield
+    except SettingsConflict:
+        raise
+    except Exception as exc:
+        problem = database_problem(exc, url)
+        if problem is None:
+            raise
+        raise SettingsConflict(problem) from exc
+
+
+def _migrate_or_check(settings: Settings) -> None:
+    from graphql_payments.db import is_sqlite, sqlite_path
+    from graphql_payments.migrations import require_current, upgrade
+
+    with _database(settings.database_url):
+        if is_sqlite(settings.database_url):
+            path = sqlite_path(settings.database_url)
+            if path is not None and not path.parent.is_dir():
+                raise SettingsConflict(
+                    f"The folder of the SQLite file {path} does not exist: create it, or fix "
+                    "PAYMENTS_DATABASE_URL."
+                )
+            upgrade(settings.database_url)
+            return
+        asyncio.run(require_current(settings.database_url))
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -124,7 +168,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         app,
         host=settings.host,
         port=settings.port,
-        log_level=settings.log_level.lower(),
+        log_level=None,  # the levels logs.configure set stand
         log_config=None,
         access_log=False,
     )
@@ -132,12 +176,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from graphql_payments.migrations import upgrade
+    from graphql_payments.db import display_url
+    from graphql_payments.migrations import head_revision, upgrade
 
     settings = _settings(args)
     _logging(settings)
-    upgrade(settings.database_url)
-    print(f"database at {args.revision if hasattr(args, 'revision') else 'head'}")  # noqa: T201
+    with _database(settings.database_url):
+        upgrade(settings.database_url)
+    print(f"{display_url(settings.database_url)} is at migration {head_revision()}")  # noqa: T201
     return 0
 
 
@@ -169,16 +215,65 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
     _logging()
     serve(
-        args.host or "127.0.0.1",
-        args.port or 12111,
+        args.host,
+        args.port,
         webhook_url=args.webhook_url,
         webhook_secret=args.webhook_secret,
     )
     return 0
 
 
+def cmd_sandbox_account_create(args: argparse.Namespace) -> int:
+    """Create a Connect account that can receive transfers: the sandbox's Stripe API creates it,
+    its control API completes the onboarding."""
+    import httpx
+
+    url = args.url
+    if url is None:
+        url = Settings.load().server_url + "/_sandbox"
+    params = {"type": "express", "country": args.country}
+    if args.email:
+        params["email"] = args.email
+    try:
+        response = httpx.post(
+            url.rstrip("/") + "/v1/accounts", auth=("sk_test_sandbox", ""), data=params, timeout=10
+        )
+    except httpx.HTTPError as exc:
+        raise SettingsConflict(
+            f"Cannot reach a sandbox at {url} ({exc}): start the server in sandbox mode "
+            "(make run), or pass --url."
+        ) from exc
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    account = body.get("id") if isinstance(body, dict) else None
+    if response.status_code != 200 or not str(account).startswith("acct_"):
+        error = body.get("error", {}).get("message", "") if isinstance(body, dict) else ""
+        raise SettingsConflict(
+            f"{url} did not create an account (HTTP {response.status_code}) {error} Is it a "
+            "sandbox? Pass --url http://HOST:PORT/_sandbox for a server in sandbox mode, or "
+            "http://HOST:PORT for 'graphql-payments sandbox'."
+        )
+    # Its onboarding is done at once (the sandbox's control API), so transfers are active.
+    onboarded = httpx.post(
+        f"{url.rstrip('/')}/control/accounts/{account}/onboard",
+        auth=("sk_test_sandbox", ""),
+        json={},
+        timeout=10,
+    )
+    if onboarded.status_code != 200:
+        raise SettingsConflict(
+            f"{url} created {account} but did not onboard it (HTTP {onboarded.status_code}): "
+            "call its control API from this machine, or with the sandbox's secret key."
+        )
+    print(account)  # noqa: T201
+    return 0
+
+
 def cmd_ledger_verify(args: argparse.Namespace) -> int:
     from graphql_payments.ledger import invariants
+    from graphql_payments.migrations import require_current
     from graphql_payments.operations.verify import verify_with_stripe
 
     settings = _settings(args)
@@ -190,19 +285,33 @@ def cmd_ledger_verify(args: argparse.Namespace) -> int:
             problems += await verify_with_stripe(services.db, services.gateway, since=args.since)
         return problems
 
-    problems = _with_services(settings, verify)
+    with _database(settings.database_url):
+        asyncio.run(require_current(settings.database_url))
+        problems = _with_services(settings, verify)
     for problem in problems:
         _print(f"FAIL {problem}")
     scope = "ledger and Stripe" if args.stripe else "ledger"
     _print(f"{scope} ok" if not problems else f"{len(problems)} problem(s)")
-    return 1 if problems else 0
+    return EXIT_CHECK_FAILED if problems else 0
+
+
+def _command(
+    commands: Any, name: str, summary: str, epilog: str | None = None
+) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name,
+        help=summary,
+        description=summary,
+        epilog="\n\n".join(part for part in (epilog, EXIT_CODES) if part),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser
 
 
 def cmd_autopay_run(args: argparse.Namespace) -> int:
     from graphql_payments.autopay.service import SweepReport
 
     settings = _settings(args)
-    _logging(settings)
     _migrate_or_check(settings)
 
     async def sweep(services: Services) -> SweepReport:
@@ -286,46 +395,93 @@ def cmd_webhooks_replay(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="graphql-payments", description="GraphQL payment API server")
+    top = argparse.ArgumentParser(
+        prog="graphql-payments",
+        description="GraphQL payment API server",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     top.add_argument("--version", action="version", version=__version__)
     commands = top.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="run the server")
-    serve.add_argument("--host", help="address to listen on (PAYMENTS_HOST, default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (PAYMENTS_PORT, default 8000)")
+    serve = _command(
+        commands,
+        "serve",
+        "run the server (migrates a SQLite database first; PostgreSQL needs 'db upgrade')",
+        SERVE_ENV,
+    )
+    serve.add_argument(
+        "--host", help="address to listen on (default: PAYMENTS_HOST, else 127.0.0.1)"
+    )
+    serve.add_argument("--port", type=int, help="port (default: PAYMENTS_PORT, else 8000)")
     serve.set_defaults(run=cmd_serve)
 
-    db = commands.add_parser("db", help="database migrations")
+    db = _command(commands, "db", "database migrations")
     db_commands = db.add_subparsers(dest="db_command", required=True)
-    db_commands.add_parser("upgrade", help="migrate to the latest version").set_defaults(
-        run=cmd_db_upgrade
+    _command(
+        db_commands, "upgrade", "migrate PAYMENTS_DATABASE_URL to the latest version", DATABASE_ENV
+    ).set_defaults(run=cmd_db_upgrade)
+    revision = _command(
+        db_commands, "revision", "autogenerate a migration from the models (for developers)"
     )
-    revision = db_commands.add_parser("revision", help="autogenerate a migration")
     revision.add_argument("-m", "--message", required=True, help="what the migration changes")
     revision.add_argument(
         "--database-url", help="compare with this database (default: a scratch SQLite at head)"
     )
     revision.set_defaults(run=cmd_db_revision)
 
-    event_schemas = commands.add_parser(
-        "export-event-schemas", help="write the JSON Schema of each event"
+    event_schemas = _command(
+        commands,
+        "export-event-schemas",
+        "write the JSON Schema of each event (reads no environment)",
     )
-    event_schemas.add_argument("directory", nargs="?", default="schemas/events")
+    event_schemas.add_argument(
+        "directory", nargs="?", default="schemas/events", help="default: %(default)s"
+    )
     event_schemas.set_defaults(run=cmd_export_event_schemas)
-    commands.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(
-        run=cmd_export_schema
+    _command(
+        commands, "export-schema", "print the GraphQL SDL (reads no environment)"
+    ).set_defaults(run=cmd_export_schema)
+
+    sandbox = _command(
+        commands,
+        "sandbox",
+        "run the Stripe sandbox alone, a Stripe stand-in for other programs (reads no environment)",
     )
-
-    sandbox = commands.add_parser("sandbox", help="run the Stripe sandbox alone")
-    sandbox.add_argument("--host", default="127.0.0.1")
-    sandbox.add_argument("--port", type=int, default=12111)
-    sandbox.add_argument("--webhook-url", help="deliver events to this endpoint")
-    sandbox.add_argument("--webhook-secret", help="signing secret for --webhook-url")
+    sandbox.add_argument("--host", default="127.0.0.1", help="default: %(default)s")
+    sandbox.add_argument("--port", type=int, default=12111, help="default: %(default)s")
+    sandbox.add_argument("--webhook-url", help="deliver events to this endpoint (default: none)")
+    sandbox.add_argument(
+        "--webhook-secret", help="signing secret for --webhook-url (default: generated)"
+    )
     sandbox.set_defaults(run=cmd_sandbox)
+    sandbox_commands = sandbox.add_subparsers(dest="sandbox_command")
+    account = _command(sandbox_commands, "account", "Connect test accounts")
+    account_commands = account.add_subparsers(dest="account_command", required=True)
+    create = _command(
+        account_commands,
+        "create",
+        "create a Connect account that can receive transfers (a runner) and print its id",
+        "environment:\n  PAYMENTS_PUBLIC_URL, PAYMENTS_HOST, PAYMENTS_PORT  where the server is, "
+        "when --url is not given",
+    )
+    create.add_argument(
+        "--url",
+        help="the sandbox (default: the server's PAYMENTS_PUBLIC_URL + /_sandbox, else "
+        "http://127.0.0.1:8000/_sandbox; for 'graphql-payments sandbox': http://127.0.0.1:12111)",
+    )
+    create.add_argument("--email", help="the account's email (default: none)")
+    create.add_argument("--country", default="US", help="default: %(default)s")
+    create.set_defaults(run=cmd_sandbox_account_create)
 
-    ledger = commands.add_parser("ledger", help="the credit ledger")
+    ledger = _command(commands, "ledger", "the credit ledger")
     ledger_commands = ledger.add_subparsers(dest="ledger_command", required=True)
-    verify = ledger_commands.add_parser("verify", help="check every invariant")
+    verify = _command(
+        ledger_commands,
+        "verify",
+        "check every invariant of the credit ledger; never creates a database",
+        DATABASE_ENV,
+    )
     verify.add_argument(
         "--stripe", action="store_true", help="also compare every payment with Stripe"
     )
@@ -349,10 +505,10 @@ def parser() -> argparse.ArgumentParser:
     replay.add_argument("--failed", action="store_true", help="every event that exhausted retries")
     replay.set_defaults(run=cmd_webhooks_replay)
 
-    autopay = commands.add_parser("autopay", help="automatic top-ups")
+    autopay = _command(commands, "autopay", "automatic top-ups")
     autopay_commands = autopay.add_subparsers(dest="autopay_command", required=True)
-    autopay_commands.add_parser(
-        "run", help="charge every autopay that is due, once (for cron)"
+    _command(
+        autopay_commands, "run", "charge every autopay that is due, once (for cron)", SERVE_ENV
     ).set_defaults(run=cmd_autopay_run)
     return top
 
@@ -362,8 +518,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except SettingsConflict as exc:
-        print(f"graphql-payments: {exc}", file=sys.stderr)  # noqa: T201
-        return 2
+        message = " ".join(str(exc).split())
+        print(f"graphql-payments: {message}", file=sys.stderr)  # noqa: T201
+        return EXIT_CONFIGURATION
     except KeyboardInterrupt:
         return 130
 

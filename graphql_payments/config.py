@@ -12,7 +12,15 @@ import os
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from graphql_payments.errors import SettingsConflict
@@ -49,6 +57,16 @@ def _split(value: Any) -> Any:
 
 
 BROKER_SCHEMES = ("nats://", "tls://", "amqp://", "amqps://", "kafka://", "redis://", "rediss://")
+
+# The server's own pages that Stripe sends customers back to (graphql_payments.web).
+PAY_SUCCESS_PATH = "/pay/success"
+PAY_CANCEL_PATH = "/pay/cancel"
+PAY_RETURN_PATH = "/pay/return"
+ASYNC_DRIVERS = {
+    "postgresql://": "postgresql+asyncpg://",
+    "postgres://": "postgresql+asyncpg://",
+    "sqlite:///": "sqlite+aiosqlite:///",
+}
 
 
 class CreditPackage(BaseModel):
@@ -115,6 +133,7 @@ class Settings(BaseSettings):
     stripe_timeout: float = Field(10.0, validation_alias="PAYMENTS_STRIPE_TIMEOUT", gt=0, le=80)
     stripe_max_retries: int = Field(1, validation_alias="PAYMENTS_STRIPE_MAX_RETRIES", ge=0, le=5)
     sandbox: bool | None = Field(None, validation_alias="PAYMENTS_SANDBOX")
+    demo: bool | None = Field(None, validation_alias="PAYMENTS_DEMO")
     webhook_tolerance: int = Field(300, validation_alias="PAYMENTS_WEBHOOK_TOLERANCE", ge=1)
     webhook_max_attempts: int = Field(8, validation_alias="PAYMENTS_WEBHOOK_MAX_ATTEMPTS", ge=1)
     webhook_max_body: int = Field(512 * 1024, validation_alias="PAYMENTS_WEBHOOK_MAX_BODY", ge=1024)
@@ -285,6 +304,15 @@ class Settings(BaseSettings):
     def _currency(cls, value: str) -> str:
         return normalize_currency(value)
 
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        """`postgresql://` and `sqlite://` mean the async drivers this server runs on."""
+        for plain, driver in ASYNC_DRIVERS.items():
+            if value.startswith(plain):
+                return driver + value.removeprefix(plain)
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
         problems = self.problems()
@@ -298,9 +326,17 @@ class Settings(BaseSettings):
         secrets_dir = os.environ.get("PAYMENTS_SECRETS_DIR")
         if secrets_dir is None and Path("/run/secrets").is_dir():
             secrets_dir = "/run/secrets"
-        if secrets_dir is not None:
-            return cls(_secrets_dir=secrets_dir, **overrides)
-        return cls(**overrides)
+        try:
+            if secrets_dir is not None:
+                return cls(_secrets_dir=secrets_dir, **overrides)
+            return cls(**overrides)
+        except ValidationError as exc:
+            problems = [
+                f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']} "
+                f"(got {error['input']!r})"
+                for error in exc.errors(include_url=False)
+            ]
+            raise SettingsConflict("Invalid configuration: " + "; ".join(problems)) from None
 
     @property
     def rate_limits_enabled(self) -> bool:
@@ -324,6 +360,11 @@ class Settings(BaseSettings):
         return self.events_broker_url.get_secret_value() if self.events_broker_url else None
 
     @property
+    def demo_enabled(self) -> bool:
+        """The demo storefront at /demo: on in sandbox mode unless PAYMENTS_DEMO=false."""
+        return self.demo if self.demo is not None else self.sandbox_mode
+
+    @property
     def stripe_key(self) -> str:
         if self.stripe_secret_key is None:
             return SANDBOX_API_KEY
@@ -337,13 +378,27 @@ class Settings(BaseSettings):
         return f"http://{host}:{self.port}"
 
     @property
+    def default_success_url(self) -> str:
+        """Where Checkout sends a customer who paid, when the caller names no page."""
+        return f"{self.server_url}{PAY_SUCCESS_PATH}?session_id={{CHECKOUT_SESSION_ID}}"
+
+    @property
+    def default_cancel_url(self) -> str:
+        return f"{self.server_url}{PAY_CANCEL_PATH}?session_id={{CHECKOUT_SESSION_ID}}"
+
+    @property
+    def default_return_url(self) -> str:
+        """Where a customer returns after 3-D Secure (Stripe adds `payment_intent`)."""
+        return f"{self.server_url}{PAY_RETURN_PATH}"
+
+    @property
     def webhook_secrets(self) -> list[str]:
         return [secret.get_secret_value() for secret in self.stripe_webhook_secret]
 
     @property
     def autopay_return_page(self) -> str:
         """Where a customer lands after authenticating an autopay charge."""
-        return self.autopay_return_url or f"{self.server_url}/"
+        return self.autopay_return_url or self.default_return_url
 
     def package(self, package_id: str) -> CreditPackage | None:
         return next((p for p in self.credit_packages if p.id == package_id), None)
@@ -394,6 +449,11 @@ class Settings(BaseSettings):
                 "PAYMENTS_EVENTS_BROKER_URL must start with one of "
                 + ", ".join(BROKER_SCHEMES)
                 + "."
+            )
+        if not self.database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            found.append(
+                "PAYMENTS_DATABASE_URL must start with sqlite+aiosqlite:// or "
+                "postgresql+asyncpg:// (postgresql:// and sqlite:// are read as those)."
             )
         if self.jwt_public_key and not self.jwt_public_key.lstrip().startswith("-----BEGIN"):
             found.append("PAYMENTS_JWT_PUBLIC_KEY must be a PEM public key.")

@@ -14,14 +14,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, event, text
+from sqlalchemy import DateTime, MetaData, event, make_url, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -78,6 +81,71 @@ def insert_for(session: AsyncSession, model: type[Base]) -> Any:
 
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
+
+
+def display_url(url: str) -> str:
+    """The URL with its password hidden, for logs and messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(an unreadable URL)"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None for other databases and in-memory SQLite)."""
+    if not is_sqlite(url):
+        return None
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        orig = getattr(current, "orig", None)
+        todo += [current.__cause__, current.__context__]
+        if isinstance(orig, BaseException):
+            todo.append(orig)
+
+
+def database_problem(exc: BaseException, url: str) -> str | None:
+    """What a person should do about `exc`, raised while using the database at `url`, in one
+    sentence; None when it is not a known way for a database to be unusable."""
+    shown = display_url(url)
+    for cause in _causes(exc):
+        name = type(cause).__name__
+        if isinstance(cause, ModuleNotFoundError) and cause.name in ("asyncpg", "aiosqlite"):
+            return (
+                f"The {cause.name} driver for {shown} is not installed: "
+                "pip install 'graphql-payments[postgres]' (in a checkout: "
+                ".venv/bin/pip install -e '.[postgres]')."
+            )
+        if name == "InvalidCatalogNameError":
+            return (
+                f"The database of {shown} does not exist: create it (createdb), or fix "
+                "PAYMENTS_DATABASE_URL."
+            )
+        if name in ("InvalidPasswordError", "InvalidAuthorizationSpecificationError"):
+            return f"PostgreSQL refused the user or password of {shown}: fix PAYMENTS_DATABASE_URL."
+        if name == "OperationalError" and "unable to open database file" in str(cause):
+            return (
+                f"Cannot open the SQLite file of {shown}: does its folder exist, and may this "
+                "user write there? Fix PAYMENTS_DATABASE_URL."
+            )
+        if isinstance(cause, (ConnectionError, TimeoutError, socket.gaierror)):
+            return (
+                f"Cannot reach the database at {shown} ({cause}): is it running, and is "
+                "PAYMENTS_DATABASE_URL right?"
+            )
+    return None
 
 
 def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:

@@ -25,7 +25,9 @@ class) to the member of a mutation's result union, whose GraphQL type keeps the 
     ├── NotAuthenticated              no or invalid credentials (code UNAUTHENTICATED)
     └── NotPermitted                  authenticated, but not allowed (code FORBIDDEN)
     WebhookSignatureInvalid           a webhook whose signature does not verify
-    SettingsConflict                  settings that contradict each other; the server does not start
+    SettingsConflict                  settings that contradict each other or do not work (no
+                                      database, one not migrated or unreachable, a missing
+                                      driver); the command says what to do and exits with 2
 
 A new expected failure: subclass the closest class here (it maps like its parent), or register
 a new GraphQL type for it in `graphql_payments.graphql.errors.ERROR_TYPES`.

@@ -113,7 +113,8 @@ def configure(level: str = "INFO", fmt: str = "text") -> None:
     # uvicorn's own access log would repeat our request line without the request id, and the
     # Stripe SDK's and httpx's lines would repeat our one line per Stripe call.
     logging.getLogger("uvicorn.access").disabled = True
-    for chatty in ("stripe", "httpx", "httpcore"):
+    # Alembic's steps and uvicorn's start-up chatter would add to the one line a start logs.
+    for chatty in ("stripe", "httpx", "httpcore", "alembic", "uvicorn.error"):
         logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers.clear()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -15,11 +16,13 @@ import httpx
 import pytest
 import stripe
 from sqlalchemy import inspect
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from graphql_payments.cli import main
 from graphql_payments.gateway.http import StripeHTTPClient, stripe_client
 from graphql_payments.graphql.schema import sdl
+from tests.conftest import POSTGRES_URL
 from tests.helpers import CHECKOUT, JWT_SECRET, PAYMENT_STATUS, as_user
 
 
@@ -66,7 +69,7 @@ def server(tmp_path: Path) -> Iterator[str]:
     """`graphql-payments serve` on a fresh SQLite file in sandbox mode, as `make run` starts it."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "PAYMENTS_"))}
-    env |= {"PAYMENTS_JWT_SECRET": JWT_SECRET, "PAYMENTS_LOG_LEVEL": "WARNING"}
+    env |= {"PAYMENTS_JWT_SECRET": JWT_SECRET, "PAYMENTS_LOG_LEVEL": "INFO"}
     process = subprocess.Popen(
         [sys.executable, "-m", "graphql_payments", "serve", "--port", str(port)],
         cwd=tmp_path,
@@ -91,7 +94,14 @@ def server(tmp_path: Path) -> Iterator[str]:
     finally:
         process.terminate()
         logs, _ = process.communicate(timeout=15)
-        assert b"SANDBOX MODE" in logs
+        # One line per start says mode, database and URL; no library talks on every call.
+        starts = [line for line in logs.decode().splitlines() if "graphql_payments.app" in line]
+        assert len(starts) == 1, logs.decode()
+        assert "SANDBOX MODE" in starts[0]
+        assert "sqlite+aiosqlite:///./payments.db" in starts[0]
+        assert base in starts[0]
+        for chatty in (" alembic", " stripe:", " httpx:", " uvicorn.error:"):
+            assert chatty not in logs.decode(), logs.decode()
 
 
 @pytest.mark.slow
@@ -198,3 +208,126 @@ def test_autopay_run_sweeps_once_and_reports(
     assert capsys.readouterr().out.strip() == (
         "autopay sweep: 0 due, 0 charged, 0 succeeded, 0 declined, 0 need the customer"
     )
+
+
+@pytest.mark.slow
+def test_sandbox_account_create_makes_a_runner_account(
+    server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # when
+    code = main(["sandbox", "account", "create", "--url", f"{server}/_sandbox"])
+    # then
+    assert code == 0
+    account = capsys.readouterr().out.strip()
+    assert account.startswith("acct_")
+    fetched = httpx.get(
+        f"{server}/_sandbox/v1/accounts/{account}", auth=("sk_test_sandbox", "")
+    ).json()
+    assert fetched["capabilities"]["transfers"] == "active"
+
+
+def one_line_failure(argv: list[str], capsys: pytest.CaptureFixture[str], *, code: int = 2) -> str:
+    assert main(argv) == code
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.startswith("graphql-payments: ")
+    assert "Traceback" not in err
+    return err
+
+
+def test_ledger_verify_without_a_database_says_so_and_creates_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given: a folder with no database, as a new user's
+    monkeypatch.chdir(tmp_path)
+    # when
+    err = one_line_failure(["ledger", "verify"], capsys)
+    # then
+    assert "There is no database at payments.db" in err
+    assert "graphql-payments db upgrade" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ledger_verify_on_an_unmigrated_database_says_to_upgrade(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sqlite3.connect(tmp_path / "empty.db").close()
+    monkeypatch.setenv("PAYMENTS_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+    err = one_line_failure(["ledger", "verify"], capsys)
+    assert "at migration none" in err
+    assert "run 'graphql-payments db upgrade' first" in err
+
+
+def test_an_unreachable_database_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PAYMENTS_DATABASE_URL", "postgresql://postgres@127.0.0.1:1/payments")
+    for argv in (["db", "upgrade"], ["ledger", "verify"], ["serve"]):
+        err = one_line_failure(argv, capsys)
+        assert (
+            "Cannot reach the database at postgresql+asyncpg://postgres@127.0.0.1:1/payments" in err
+        )
+
+
+def test_a_missing_postgres_database_says_to_create_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if POSTGRES_URL is None:
+        pytest.skip("needs PAYMENTS_TEST_POSTGRES_URL (a PostgreSQL server to ask)")
+    missing = make_url(POSTGRES_URL).set(database="payments_missing_db")
+    monkeypatch.setenv("PAYMENTS_DATABASE_URL", missing.render_as_string(hide_password=False))
+    err = one_line_failure(["db", "upgrade"], capsys)
+    assert "does not exist: create it" in err
+
+
+def test_a_missing_driver_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given: asyncpg cannot be imported, as after a plain `pip install graphql-payments`
+    monkeypatch.setitem(sys.modules, "asyncpg", None)
+    monkeypatch.setenv("PAYMENTS_DATABASE_URL", "postgresql://u@127.0.0.1/payments")
+    # when
+    err = one_line_failure(["db", "upgrade"], capsys)
+    # then
+    assert "The asyncpg driver" in err
+    assert "pip install 'graphql-payments[postgres]'" in err
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("PAYMENTS_PORT", "eighty", "PAYMENTS_PORT: Input should be a valid integer"),
+        ("PAYMENTS_DATABASE_URL", "mysql://x/y", "PAYMENTS_DATABASE_URL must start with"),
+    ],
+)
+def test_bad_configuration_is_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    value: str,
+    expected: str,
+) -> None:
+    monkeypatch.setenv(name, value)
+    assert expected in one_line_failure(["serve"], capsys)
+
+
+@pytest.mark.parametrize(
+    ("argv", "mentions"),
+    [
+        (["serve"], ["PAYMENTS_PORT", "PAYMENTS_DATABASE_URL", "STRIPE_SECRET_KEY", "8000"]),
+        (["db", "upgrade"], ["PAYMENTS_DATABASE_URL", "sqlite+aiosqlite:///./payments.db"]),
+        (["ledger", "verify"], ["PAYMENTS_DATABASE_URL", "never creates a database"]),
+        (["export-schema"], ["reads no environment"]),
+        (["sandbox"], ["12111", "127.0.0.1", "reads no environment"]),
+        (["sandbox", "account", "create"], ["--url", "PAYMENTS_PUBLIC_URL", "default: US"]),
+    ],
+)
+def test_every_subcommand_help_shows_defaults_environment_and_exit_codes(
+    capsys: pytest.CaptureFixture[str], argv: list[str], mentions: list[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([*argv, "--help"])
+    assert exited.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for mention in [*mentions, "exit codes", "2 configuration"]:
+        assert mention in text, (argv, mention)

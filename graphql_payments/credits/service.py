@@ -36,9 +36,9 @@ class Quote:
 
 @dataclass(frozen=True, slots=True)
 class CheckoutRequest:
-    success_url: str
-    cancel_url: str
     idempotency_key: str
+    success_url: str | None = None
+    cancel_url: str | None = None
     package_id: str | None = None
     credits: int | None = None
 
@@ -133,12 +133,16 @@ class CreditService:
         key = idempotency.check_key(request.idempotency_key)
         quote = self.quote(package_id=request.package_id, credits=request.credits)
         hosts = self.settings.checkout_allowed_hosts
-        success_url = validation.redirect_url(
-            request.success_url, field="successUrl", allowed_hosts=hosts
-        )
-        cancel_url = validation.redirect_url(
-            request.cancel_url, field="cancelUrl", allowed_hosts=hosts
-        )
+        success_url = self.settings.default_success_url
+        if request.success_url is not None:
+            success_url = validation.redirect_url(
+                request.success_url, field="successUrl", allowed_hosts=hosts
+            )
+        cancel_url = self.settings.default_cancel_url
+        if request.cancel_url is not None:
+            cancel_url = validation.redirect_url(
+                request.cancel_url, field="cancelUrl", allowed_hosts=hosts
+            )
         keyed = idempotency.Request(
             "checkout",
             user_id,

@@ -48,15 +48,23 @@ class CreditPackage:
     )
 )
 class CheckoutInput:
-    success_url: str = strawberry.field(
-        description=(
-            "Where Stripe sends the customer after paying; {CHECKOUT_SESSION_ID} is filled in."
-        )
-    )
-    cancel_url: str
     idempotency_key: str
     package_id: strawberry.ID | None = None
     credits: int | None = None
+    success_url: str | None = strawberry.field(
+        default=None,
+        description=(
+            "Where Stripe sends the customer after paying; {CHECKOUT_SESSION_ID} is filled in. "
+            "Default: this server's /pay/success page."
+        ),
+    )
+    cancel_url: str | None = strawberry.field(
+        default=None,
+        description=(
+            "Where Stripe sends the customer who leaves the payment page. Default: this "
+            "server's /pay/cancel page."
+        ),
+    )
 
     def to_request(self) -> CheckoutRequest:
         return CheckoutRequest(

@@ -105,7 +105,7 @@ class EscrowService:
         amount = validation.amount(request.amount)
         currency = normalize_currency(request.currency)
         description = validation.optional_text(request.description, "description")
-        return_url = None
+        return_url = self.settings.default_return_url
         if request.return_url:
             return_url = validation.redirect_url(
                 request.return_url, field="returnUrl", allowed_hosts=[]

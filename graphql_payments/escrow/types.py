@@ -26,7 +26,10 @@ class AuthorizeInput:
     idempotency_key: str
     description: str | None = None
     return_url: str | None = strawberry.field(
-        default=None, description="Where the customer returns after 3-D Secure."
+        default=None,
+        description=(
+            "Where the customer returns after 3-D Secure. Default: this server's /pay/return page."
+        ),
     )
     user_id: str | None = strawberry.field(
         default=None, description="Admins only: authorize on behalf of this user."

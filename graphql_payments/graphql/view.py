@@ -39,7 +39,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.graphql import OperationType
 
-from graphql_payments import ratelimit
+from graphql_payments import ratelimit, web
 from graphql_payments.auth import Principal
 from graphql_payments.db import sessions_per_request
 from graphql_payments.errors import AccessDenied
@@ -130,6 +130,10 @@ class GraphQLApp(GraphQL[Context, None]):
         self.validation_rules = (
             cost if settings.introspection else (*cost, NoSchemaIntrospectionCustomRule)
         )
+
+    @property
+    def graphql_ide_html(self) -> str:
+        return web.graphiql_html(super().graphql_ide_html)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":

@@ -12,6 +12,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from graphql_payments.db import display_url, sqlite_path
+from graphql_payments.errors import SettingsConflict
+
 HERE = Path(__file__).parent
 
 
@@ -58,6 +61,23 @@ async def current_revision(database_url: str) -> str | None:
             )
     finally:
         await engine.dispose()
+
+
+async def require_current(database_url: str) -> None:
+    """Raise SettingsConflict unless the database exists and is fully migrated; never
+    creates a database (a missing SQLite file stays missing)."""
+    path = sqlite_path(database_url)
+    if path is not None and not path.exists():
+        raise SettingsConflict(
+            f"There is no database at {path}: run 'graphql-payments db upgrade' (or start the "
+            "server once), or point PAYMENTS_DATABASE_URL at yours."
+        )
+    current = await current_revision(database_url)
+    if current != head_revision():
+        raise SettingsConflict(
+            f"The database {display_url(database_url)} is at migration {current or 'none'}, the "
+            f"code needs {head_revision()}: run 'graphql-payments db upgrade' first."
+        )
 
 
 async def upgrade_async(database_url: str) -> None:

@@ -229,6 +229,25 @@ class PaymentService:
             payment = await self.refresh(payment)
         return payment
 
+    async def for_return_page(
+        self, *, checkout_session_id: str | None = None, payment_intent_id: str | None = None
+    ) -> Payment | None:
+        """The payment a hosted page's return URL names (`/pay/success?session_id=...`).
+
+        Whoever holds the URL may see it, as on Stripe's own pages: callers show only its
+        amount, credits and status. A waiting payment is first checked with Stripe.
+        """
+        async with self.db.reading() as session:
+            if checkout_session_id:
+                payment = await repository.get_by_checkout_session(session, checkout_session_id)
+            elif payment_intent_id:
+                payment = await repository.get_by_payment_intent(session, payment_intent_id)
+            else:
+                payment = None
+        if payment is not None and payment.status in WAITING_FOR_STRIPE:
+            payment = await self.refresh(payment)
+        return payment
+
     async def refresh(self, payment: Payment, *, raise_errors: bool = False) -> Payment:
         """Ask Stripe about a waiting payment and apply what it says (the success page path,
         and the reconciliation's, which wants to hear of a failure: `raise_errors`)."""
