@@ -1,8 +1,8 @@
 """Every GraphQL example in the README runs as written, in order, on a fresh sandbox server
 (`PAYMENTS_SHARED_SECRET=dev-secret-for-graphiql make run`), with the headers the README gives
 and doing what its text says between the examples: pay the checkout on the sandbox, create the
-runner's Connect account, paste the ids it names (`cs_...`, `pay_...`, `acct_...`) from earlier
-answers."""
+runner's Connect account, paste the ids it names (`cs_...`, `pay_...`, `acct_...`, `we_...`)
+from earlier answers."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from graphql import OperationDefinitionNode, parse
+from graphql import OperationDefinitionNode, OperationType, parse
 from starlette.applications import Starlette
 
 from graphql_payments.app import create_app
@@ -28,9 +28,20 @@ SECRET = "dev-secret-for-graphiql"
 USER_HEADERS = {"X-Payments-Secret": SECRET, "x-hasura-user-id": "alice", "x-hasura-role": "user"}
 ADMIN_HEADERS = {"X-Payments-Secret": SECRET, "x-hasura-role": "admin"}
 # The README switches to the admin headers for what only the shop may do.
-ADMIN_FIELDS = {"refund", "release", "revert", "failedPayments", "consumeCredits"}
-PLACEHOLDER = re.compile(r'"(cs|pay|acct|pm)_\.\.\."')
-STRIPE_ID = re.compile(r"^(cs|pay|acct|pm)_\w+$")
+ADMIN_FIELDS = {
+    "refund",
+    "release",
+    "revert",
+    "failedPayments",
+    "consumeCredits",
+    "createWebhookEndpoint",
+    "webhookEndpoints",
+    "webhookDeliveries",
+    "rotateWebhookEndpointSecret",
+    "deleteWebhookEndpoint",
+}
+PLACEHOLDER = re.compile(r'"(cs|pay|acct|pm|we)_\.\.\."')
+STRIPE_ID = re.compile(r"^(cs|pay|acct|pm|we)_\w+$")
 
 
 def test_the_readme_shows_headers_this_test_uses() -> None:
@@ -72,6 +83,8 @@ async def test_every_graphql_example_of_the_readme_runs(readme_app: Starlette) -
             document = parse(block)
             operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
             assert len(operations) == 1, f"example {number} must hold one operation:\n{block}"
+            if operations[0].operation == OperationType.SUBSCRIPTION:
+                continue  # over WebSocket: tests/events run the subscription
             fields = {s.name.value for s in operations[0].selection_set.selections}  # type: ignore[attr-defined]
             if "acct" not in seen and '"acct_..."' in block:
                 # `graphql-payments sandbox account create`, through the same Stripe API
