@@ -472,6 +472,8 @@ class Settings(BaseSettings):
             )
         if not self.admin_roles or not self.user_roles:
             found.append("PAYMENTS_ADMIN_ROLES and PAYMENTS_USER_ROLES must each name a role.")
+        if "anonymous" in {*self.admin_roles, *self.user_roles}:
+            found.append("'anonymous' is the caller without identity: it cannot be a role here.")
         return found
 
     def _secret_problems(self) -> list[str]:

@@ -86,7 +86,8 @@ async def payment_rows(
     kind: PaymentKind = PaymentKind.CREDIT_PURCHASE,
     offset: int = 0,
 ) -> list[str]:
-    """`count` payments written straight to the database, one minute apart from ROWS_START."""
+    """`count` payments written straight to the database, one minute apart from ROWS_START;
+    escrow payments are for orders `order-0000`, `order-0001`, ..."""
     ids = []
     async with services.db.transaction() as session:
         for n in range(offset, offset + count):
@@ -98,6 +99,7 @@ async def payment_rows(
                 amount=1000,
                 currency="USD",
                 credits=100 if kind is PaymentKind.CREDIT_PURCHASE else None,
+                order_id=f"order-{n:04d}" if kind is PaymentKind.ESCROW else None,
                 created_at=ROWS_START + dt.timedelta(minutes=n),
             )
             await repository.add(session, row)

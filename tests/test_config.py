@@ -48,6 +48,9 @@ def test_a_test_key_with_a_webhook_secret_talks_to_stripe() -> None:
             "secret key",
         ),
         ({"min_payment_amount": 500, "max_payment_amount": 100}, "PAYMENTS_MIN_PAYMENT_AMOUNT"),
+        ({"admin_roles": "admin,staff", "user_roles": "user,staff"}, "share staff"),
+        ({"user_roles": ""}, "must each name a role"),
+        ({"user_roles": "user,anonymous"}, "'anonymous'"),
     ],
 )
 def test_contradictions_stop_the_start(values: dict[str, Any], fragment: str) -> None:

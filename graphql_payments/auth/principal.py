@@ -7,7 +7,12 @@ Two ways in:
   (`https://hasura.io/jwt/claims`) when present, else from `sub` (role `user`).
 * `X-Payments-Secret` equal to `PAYMENTS_SHARED_SECRET` (trusted callers such as Hasura): only
   then are `x-hasura-user-id` and `x-hasura-role` read. Without the secret those headers are
-  ignored, since any client can send them.
+  ignored, since any client can send them. Hasura Actions carry the same session variables in
+  their body (`from_session`).
+
+Role names map to our two roles through `PAYMENTS_ADMIN_ROLES` and `PAYMENTS_USER_ROLES`
+(`admin` and `user` by default), so a Hasura project's own roles (`manager`, `customer`, ...)
+work without renaming; `anonymous` is a caller without identity; any other role is refused.
 
 No credentials at all is an anonymous caller (None). Credentials that are present but wrong
 raise NotAuthenticated, never a silent downgrade to anonymous.
@@ -139,15 +144,35 @@ def decode_token(token: str, settings: Settings) -> dict[str, Any]:
     raise NotAuthenticated(f"Bearer tokens signed with {algorithm!r} are not accepted.")
 
 
+def shared_secret_matches(given: str, settings: Settings) -> bool:
+    """Whether `given` is the shared secret (compared in constant time). Settings refuse an
+    empty secret; an empty one here would still never match."""
+    expected = settings.shared_secret.get_secret_value() if settings.shared_secret else ""
+    return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+
+
 def _trusted(headers: Mapping[str, str], settings: Settings) -> bool:
     given = headers.get("x-payments-secret")
     if given is None:
         return False
-    expected = settings.shared_secret.get_secret_value() if settings.shared_secret else ""
-    # Settings refuse an empty secret; an empty one here would still never match.
-    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+    if not shared_secret_matches(given, settings):
         raise NotAuthenticated("Invalid X-Payments-Secret.")
     return True
+
+
+def from_session(variables: Mapping[str, Any], settings: Settings) -> Principal | None:
+    """The caller a trusted service (Hasura) names in its session variables (`x-hasura-role`,
+    `x-hasura-user-id`, any case); None for the anonymous role. Only for callers that proved
+    the shared secret."""
+    session = {str(name).lower(): value for name, value in variables.items()}
+    if str(session.get("x-hasura-role") or "").lower() == ANONYMOUS:
+        return None
+    role = _role(session.get("x-hasura-role"), settings)
+    raw_user_id = session.get("x-hasura-user-id")
+    user_id = _user_id(raw_user_id) if raw_user_id else None
+    if user_id is None and role != ADMIN:
+        raise NotAuthenticated("A trusted call as a user needs x-hasura-user-id.")
+    return Principal(user_id=user_id, role=role)
 
 
 def authenticate(headers: Mapping[str, str], settings: Settings) -> Principal | None:
@@ -160,12 +185,5 @@ def authenticate(headers: Mapping[str, str], settings: Settings) -> Principal | 
         requested = headers.get("x-hasura-role") if _trusted(headers, settings) else None
         return _from_claims(decode_token(token.strip(), settings), requested, settings)
     if _trusted(headers, settings):
-        if (headers.get("x-hasura-role") or "").lower() == ANONYMOUS:
-            return None
-        role = _role(headers.get("x-hasura-role"), settings)
-        raw_user_id = headers.get("x-hasura-user-id")
-        user_id = _user_id(raw_user_id) if raw_user_id else None
-        if user_id is None and role != ADMIN:
-            raise NotAuthenticated("A trusted call as a user needs x-hasura-user-id.")
-        return Principal(user_id=user_id, role=role)
+        return from_session(headers, settings)
     return None

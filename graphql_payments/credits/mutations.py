@@ -25,7 +25,7 @@ class CreditMutations:
         description="Start a Stripe Checkout for credits; credits arrive when Stripe confirms."
     )
     async def checkout(self, info: Info, input: CheckoutInput) -> CheckoutResult:
-        user_id = permissions.viewer(info).require_user_id()
+        user_id = permissions.user_id(info)
         outcome = await info.context.services.credits.checkout(user_id, input.to_request())
         return CheckoutSuccess(
             payment=Payment.of(outcome.payment),
@@ -39,9 +39,9 @@ class CreditMutations:
             "zero through this mutation."
         ),
         audit="consumeCredits",
+        admin=True,
     )
     async def consume_credits(self, info: Info, input: ConsumeCreditsInput) -> ConsumeCreditsResult:
-        permissions.admin(info)
         done = await info.context.services.credits.consume(
             input.user_id,
             credits=input.credits,

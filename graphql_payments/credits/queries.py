@@ -36,8 +36,7 @@ class CreditQueries:
 
     @strawberry.field(description="Who is calling, and their credit balance.")
     def me(self, info: Info) -> Me:
-        viewer = permissions.viewer(info)
-        return Me(user_id=viewer.require_user_id(), role=viewer.role)
+        return Me(user_id=permissions.user_id(info), role=permissions.viewer(info).role)
 
     @strawberry.field(
         description=(

@@ -27,7 +27,7 @@ class CustomerMutations:
     async def add_payment_method(
         self, info: Info, input: AddPaymentMethodInput
     ) -> AddPaymentMethodResult:
-        user_id = permissions.viewer(info).require_user_id()
+        user_id = permissions.user_id(info)
         setup = await info.context.services.payment_methods.add(
             user_id, return_url=input.return_url, idempotency_key=input.idempotency_key
         )
@@ -41,7 +41,7 @@ class CustomerMutations:
     async def set_default_payment_method(
         self, info: Info, input: SetDefaultPaymentMethodInput
     ) -> SetDefaultPaymentMethodResult:
-        user_id = permissions.viewer(info).require_user_id()
+        user_id = permissions.user_id(info)
         card = await info.context.services.payment_methods.set_default(
             user_id, str(input.payment_method_id)
         )
@@ -56,7 +56,7 @@ class CustomerMutations:
     async def remove_payment_method(
         self, info: Info, input: RemovePaymentMethodInput
     ) -> RemovePaymentMethodResult:
-        user_id = permissions.viewer(info).require_user_id()
+        user_id = permissions.user_id(info)
         card = await info.context.services.payment_methods.remove(
             user_id, str(input.payment_method_id)
         )

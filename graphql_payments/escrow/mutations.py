@@ -48,9 +48,9 @@ class EscrowMutations:
             "returns the same result."
         ),
         audit="release",
+        admin=True,
     )
     async def release(self, info: Info, input: ReleaseInput) -> ReleaseResult:
-        permissions.admin(info)
         payment = await info.context.services.escrow.release(
             order_id=input.order_id,
             runner_id=input.runner_id,
@@ -65,9 +65,9 @@ class EscrowMutations:
             "customer and reverse the runner's transfer. Calling it again returns the same result."
         ),
         audit="revert",
+        admin=True,
     )
     async def revert(self, info: Info, input: RevertInput) -> RevertResult:
-        permissions.admin(info)
         payment = await info.context.services.escrow.revert(
             order_id=input.order_id, reason=input.reason
         )

@@ -40,14 +40,20 @@ class Context:
         *,
         validation_rules: tuple[type[ASTValidationRule], ...] = (cost_rule(DEFAULT_MAX_COST),),
         limiter: RateLimiter | None = None,
+        caller: Principal | AccessDenied | None = None,
+        known_caller: bool = False,
     ) -> None:
+        """`caller` with `known_caller`: who is calling, already established (a Hasura Action
+        names its caller in its body); otherwise read from the request's headers."""
         self.request = request
         self.response = response
         self.services = services
-        self.loaders = Loaders(services.db)
+        self.loaders = Loaders(services.db, services.payments)
         self.validation_rules = validation_rules
         self.operation_type: OperationType | None = None
         self.limiter = limiter
+        if known_caller:
+            self.caller_or_error = caller
         # A WebSocket's `connection_init` payload (set by Strawberry before any operation).
         self.connection_params: Any = None
 

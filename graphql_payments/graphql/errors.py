@@ -135,15 +135,21 @@ def mutation(
     description: str,
     audit: str | None = None,
     audit_if: Callable[[Info, dict[str, Any]], bool] | None = None,
+    admin: bool = False,
 ) -> Any:
     """`strawberry.mutation` for a mutation returning a result union: expected failures
     (domain exceptions) come back as the union's error members. With `audit`, each call (or
-    each call `audit_if` accepts) leaves an audit record under that action name."""
+    each call `audit_if` accepts) leaves an audit record under that action name. `admin`: only
+    admins may call it (`permissions.AdminOnly`, checked next to the resolver)."""
     extensions: list[FieldExtension] = [UserErrors()]
     if audit is not None:
         from graphql_payments.graphql.audit import Audited
 
         extensions = [Audited(audit, audit_if)]
+    if admin:
+        from graphql_payments.graphql.permissions import AdminOnly
+
+        extensions.append(AdminOnly())
     return strawberry.mutation(description=description, extensions=extensions)
 
 

@@ -24,7 +24,8 @@ class OperationsQueries:
         description=(
             "Admins: the audit trail, newest first: every admin or service mutation and "
             "operator command that changed data, optionally of one actor or one payment."
-        )
+        ),
+        extensions=[permissions.AdminOnly()],
     )
     async def audit_log(
         self,
@@ -34,7 +35,6 @@ class OperationsQueries:
         actor_id: str | None = None,
         payment_id: strawberry.ID | None = None,
     ) -> Connection[AuditRecordType]:
-        permissions.admin(info)
         cursor = None
         if after:
             moment, raw_id = decode_cursor(after)
@@ -63,12 +63,12 @@ class OperationsQueries:
         description=(
             "Admins: webhook events that exhausted their retries, newest first. They stay "
             "until replayed (`graphql-payments webhooks replay --failed`)."
-        )
+        ),
+        extensions=[permissions.AdminOnly()],
     )
     async def failed_webhook_events(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[WebhookEventType]:
-        permissions.admin(info)
         rows, has_next, total = await info.context.services.inbox.failed(
             first=clamp_first(first), after=decode_cursor(after) if after else None
         )

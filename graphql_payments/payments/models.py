@@ -21,6 +21,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from graphql_payments.db import Base, UTCDateTime, utcnow
 
+# How a payment is looked up for showing (`paymentStatus`): our id, Stripe's Checkout Session
+# id, or the order id (the order's newest escrow payment).
+BY_ID = "id"
+BY_CHECKOUT_SESSION = "checkout_session_id"
+BY_ORDER = "order_id"
+
 
 class PaymentKind(enum.Enum):
     CREDIT_PURCHASE = "CREDIT_PURCHASE"

@@ -14,6 +14,9 @@ from graphql_payments import validation
 from graphql_payments.db import insert_for, utcnow
 from graphql_payments.errors import PaymentNotFound
 from graphql_payments.payments.models import (
+    BY_CHECKOUT_SESSION,
+    BY_ID,
+    BY_ORDER,
     FailureSource,
     Payment,
     PaymentFailure,
@@ -80,6 +83,34 @@ async def order_owner(session: AsyncSession, order_id: str) -> str | None:
         .limit(1)
     )
     return (await session.execute(query)).scalar_one_or_none()
+
+
+_LOOKUP_COLUMNS = {
+    BY_ID: Payment.id,
+    BY_CHECKOUT_SESSION: Payment.stripe_checkout_session_id,
+    BY_ORDER: Payment.order_id,
+}
+
+
+async def find_many(
+    session: AsyncSession, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], Payment]:
+    """The payments for many `(lookup, value)` keys, one statement per kind of lookup; for an
+    order, its newest escrow payment (as `latest_for_order`). Keys not found are absent."""
+    wanted: dict[str, set[str]] = {}
+    for lookup, value in keys:
+        wanted.setdefault(lookup, set()).add(value)
+    found: dict[tuple[str, str], Payment] = {}
+    for lookup, values in wanted.items():
+        column = _LOOKUP_COLUMNS[lookup]
+        query = select(Payment).where(column.in_(sorted(values)))
+        if lookup == BY_ORDER:
+            query = query.where(Payment.kind == PaymentKind.ESCROW).order_by(
+                Payment.created_at.desc(), Payment.id.desc()
+            )
+        for payment in (await session.execute(query)).scalars():
+            found.setdefault((lookup, getattr(payment, column.key)), payment)
+    return found
 
 
 async def get_by_charge(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,7 +28,7 @@ from graphql_payments.gateway import (
 )
 from graphql_payments.ledger import repository as ledger
 from graphql_payments.ledger.models import EntryReason
-from graphql_payments.payments import repository
+from graphql_payments.payments import models, repository
 from graphql_payments.payments.models import (
     FailureSource,
     Payment,
@@ -40,6 +41,8 @@ from graphql_payments.payments.states import PAID_STATUSES, can_transition
 log = logging.getLogger(__name__)
 
 MAX_PAGE = 100
+# Waiting payments one `statuses` call checks with Stripe (each is a Stripe request).
+MAX_REFRESH = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,19 +218,35 @@ class PaymentService:
     ) -> Payment | None:
         """A payment the viewer may see; a PENDING checkout is first checked with Stripe
         (unless not `refresh`)."""
+        for lookup, value in (
+            (models.BY_ID, payment_id),
+            (models.BY_CHECKOUT_SESSION, checkout_session_id),
+            (models.BY_ORDER, order_id),
+        ):
+            if value is not None:
+                return (await self.statuses(viewer, [(lookup, value)], refresh=refresh))[0]
+        return None
+
+    async def statuses(
+        self, viewer: Principal | None, keys: Sequence[tuple[str, str]], *, refresh: bool = True
+    ) -> list[Payment | None]:
+        """`status` for many `(lookup, value)` keys at once (a remote join asks for hundreds of
+        orders in one request): one read per kind of lookup, not one per key. None where the
+        payment does not exist or the viewer (None: anonymous) may not see it. At most
+        `MAX_REFRESH` waiting payments are checked with Stripe per call; the others show what
+        we hold, and their webhooks move them on."""
+        if viewer is None:
+            return [None] * len(keys)
         async with self.db.reading() as session:
-            if payment_id is not None:
-                payment = await repository.get(session, payment_id)
-            elif checkout_session_id is not None:
-                payment = await repository.get_by_checkout_session(session, checkout_session_id)
-            elif order_id is not None:
-                payment = await repository.latest_for_order(session, order_id)
-            else:
-                payment = None
-        payment = visible_to(viewer, payment)
-        if refresh and payment is not None and payment.status in WAITING_FOR_STRIPE:
-            payment = await self.refresh(payment)
-        return payment
+            found = await repository.find_many(session, keys)
+        shown = [visible_to(viewer, found.get(key)) for key in keys]
+        refreshed: dict[str, Payment] = {}
+        for payment in shown:
+            if not refresh or payment is None or payment.status not in WAITING_FOR_STRIPE:
+                continue
+            if payment.id not in refreshed and len(refreshed) < MAX_REFRESH:
+                refreshed[payment.id] = await self.refresh(payment)
+        return [refreshed.get(p.id, p) if p is not None else None for p in shown]
 
     async def for_return_page(
         self, *, checkout_session_id: str | None = None, payment_intent_id: str | None = None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import strawberry
 
-from graphql_payments.graphql import permissions
 from graphql_payments.graphql.context import Info
 from graphql_payments.graphql.errors import mutation
 from graphql_payments.payments.types import Payment
@@ -21,8 +20,8 @@ class RefundMutations:
             "same refund."
         ),
         audit="refund",
+        admin=True,
     )
     async def refund(self, info: Info, input: RefundInput) -> RefundResult:
-        permissions.admin(info)
         done = await info.context.services.refunds.refund(input.to_request())
         return RefundSuccess(payment=Payment.of(done.payment), refund=RefundType.of(done.refund))

@@ -154,3 +154,35 @@ class TestRS256:
         assert ok["me"]["userId"] == "dave"
         assert error_codes(bad) == ["UNAUTHENTICATED"]
         assert error_codes(wrong_alg) == ["UNAUTHENTICATED"]
+
+
+class TestProjectRoles:
+    """A Hasura project's own role names map to ours through the configured role lists."""
+
+    @pytest.fixture
+    def settings(self, settings: Settings) -> Settings:
+        return settings.model_copy(
+            update={"admin_roles": ["admin", "manager"], "user_roles": ["user", "customer"]}
+        )
+
+    async def test_configured_roles_are_mapped_and_others_refused(self, gql: GraphQLClient) -> None:
+        # given
+        trusted = {"X-Payments-Secret": SHARED_SECRET}
+        # when
+        customer = await gql.data(
+            ME, headers=trusted | {"x-hasura-role": "Customer", "x-hasura-user-id": "cleo"}
+        )
+        manager = await gql.data(
+            HISTORY, {"u": "cleo"}, headers=trusted | {"x-hasura-role": "manager"}
+        )
+        by_token = await gql.data(
+            ME, headers={"Authorization": f"Bearer {token('mia', role='manager')}"}
+        )
+        other = await gql(
+            ME, headers=trusted | {"x-hasura-role": "intern", "x-hasura-user-id": "i"}
+        )
+        # then
+        assert customer["me"] == {"userId": "cleo", "role": "user", "creditsBalance": 0}
+        assert manager["paymentHistory"]["totalCount"] == 0
+        assert by_token["me"]["role"] == "admin"
+        assert error_codes(other) == ["FORBIDDEN"]
