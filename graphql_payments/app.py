@@ -1,9 +1,9 @@
 """`create_app`: the Starlette application.
 
-Routes: `/graphql` (GraphiQL on GET; subscriptions over WebSocket), `/webhooks/stripe`,
-`/health` (cheap, for load balancers), the browser pages of `graphql_payments.web` (`/`,
-`/pay/...`, `/demo`, `/static/...`), `/health/ready` (also the webhook backlog and the last
-reconciliation), `/metrics` (with `PAYMENTS_METRICS=true`; or on its own port with
+Routes: `/graphql` (GraphiQL on GET; subscriptions over WebSocket), `/hasura/actions` (Hasura
+Actions), `/webhooks/stripe`, `/health` (cheap, for load balancers), the browser pages of
+`graphql_payments.web` (`/`, `/pay/...`, `/demo`, `/static/...`), `/health/ready` (also the
+webhook backlog and the last reconciliation), `/metrics` (with `PAYMENTS_METRICS=true`; or on its own port with
 `PAYMENTS_METRICS_PORT`), and in sandbox mode the Stripe sandbox at `/_sandbox` (its API at
 `/_sandbox/v1/...`). Engines and clients are built here rather than in the lifespan, because
 `httpx.ASGITransport` does not run a lifespan; the lifespan only starts the background workers
@@ -36,6 +36,7 @@ from graphql_payments.config import Settings
 from graphql_payments.db import Database, display_url, utcnow
 from graphql_payments.gateway import StripeGateway
 from graphql_payments.graphql.view import GraphQLApp
+from graphql_payments.hasura.actions import hasura_actions
 from graphql_payments.logs import RequestContext
 from graphql_payments.operations import repository as operations
 from graphql_payments.operations.reconcile import LAST_PASS
@@ -240,6 +241,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/graphql", graphql),
         # Subscriptions (graphql-transport-ws).
         WebSocketRoute("/graphql", graphql),
+        Route("/hasura/actions", hasura_actions, methods=["POST"]),
         Route("/webhooks/stripe", stripe_webhook, methods=["POST"]),
         Route("/health", health, methods=["GET"]),
         Route("/health/ready", ready, methods=["GET"]),

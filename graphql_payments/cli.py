@@ -11,6 +11,8 @@ graphql-payments autopay run                   one autopay sweep (for cron or a 
 graphql-payments ledger verify [--stripe]      check the ledger's invariants (and against Stripe)
 graphql-payments reconcile [--since DATE]      one reconciliation pass; prints what it changed
 graphql-payments webhooks replay EVENT_ID | --failed   process stored webhook events again
+graphql-payments hasura metadata [--url URL] [--prefix P] [--namespace N] [--out DIR]
+                                               Hasura actions and remote schema metadata
 
 Exit codes: 0 done, 1 a check found problems or a repair failed, 2 bad configuration or usage.
 In sandbox mode the commands that talk to Stripe use the running server's sandbox.
@@ -394,6 +396,27 @@ def cmd_webhooks_replay(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_hasura_metadata(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from graphql_payments.hasura import metadata
+
+    settings = _settings(args)
+    found = metadata.files(
+        settings, url=args.url, prefix=args.prefix, namespace=args.namespace or None
+    )
+    if args.out:
+        directory = Path(args.out)
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, text in found.items():
+            (directory / name).write_text(text)
+            print(f"wrote {directory / name}")  # noqa: T201
+        return 0
+    for name, text in found.items():
+        sys.stdout.write(f"# ---- {name} ----\n{text}\n")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="graphql-payments",
@@ -510,6 +533,27 @@ def parser() -> argparse.ArgumentParser:
     _command(
         autopay_commands, "run", "charge every autopay that is due, once (for cron)", SERVE_ENV
     ).set_defaults(run=cmd_autopay_run)
+
+    hasura = commands.add_parser("hasura", help="Hasura integration")
+    hasura_commands = hasura.add_subparsers(dest="hasura_command", required=True)
+    hasura_metadata = hasura_commands.add_parser(
+        "metadata", help="print actions.graphql, actions.yaml and remote_schemas.yaml"
+    )
+    hasura_metadata.add_argument(
+        "--url",
+        help="this server's base URL as Hasura reaches it (default: Hasura's PAYMENTS_URL and "
+        "PAYMENTS_GRAPHQL_URL environment variables)",
+    )
+    hasura_metadata.add_argument(
+        "--prefix", default="Payments_", help="type-name prefix (default Payments_)"
+    )
+    hasura_metadata.add_argument(
+        "--namespace",
+        default="payments_api",
+        help="root-field namespace of the remote schema (default payments_api; '' for none)",
+    )
+    hasura_metadata.add_argument("--out", help="write the three files into this directory")
+    hasura_metadata.set_defaults(run=cmd_hasura_metadata)
     return top
 
 
