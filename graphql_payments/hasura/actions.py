@@ -32,6 +32,7 @@ from graphql import (
     GraphQLInputType,
     GraphQLList,
     GraphQLNonNull,
+    GraphQLObjectType,
     Undefined,
 )
 from starlette.requests import Request
@@ -213,7 +214,7 @@ async def run(
     output = result.data[RESULT]
     if isinstance(output, dict) and action.union is not None:
         member = schema._schema.get_type(output["__typename"])
-        if member is not None and is_user_error(member):  # type: ignore[arg-type]
+        if isinstance(member, GraphQLObjectType) and is_user_error(member):
             details = {
                 k: v for k, v in output.items() if k not in ("__typename", "code", "message")
             }
