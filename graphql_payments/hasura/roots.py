@@ -56,11 +56,10 @@ def is_user_error(type_: GraphQLObjectType) -> bool:
     return any(interface.name == USER_ERROR for interface in type_.interfaces)
 
 
-def success_member(union: GraphQLUnionType) -> GraphQLObjectType:
+def success_member(union: GraphQLUnionType) -> GraphQLObjectType | None:
+    """The one member of a result union that is not a UserError (None if there is not one)."""
     members: list[GraphQLObjectType] = [m for m in union.types if not is_user_error(m)]
-    if len(members) != 1:
-        raise TypeError(f"{union.name} must have exactly one member that is not a UserError.")
-    return members[0]
+    return members[0] if len(members) == 1 else None
 
 
 def carried_fields(type_: GraphQLObjectType) -> dict[str, GraphQLField]:
@@ -73,6 +72,26 @@ def carried_fields(type_: GraphQLObjectType) -> dict[str, GraphQLField]:
     }
 
 
+def _output(field: GraphQLField) -> tuple[GraphQLType, GraphQLUnionType | None] | None:
+    """An action's output type for a root field, and its result union; None when Hasura could
+    not carry it (a scalar, an interface, a union without one success member)."""
+    named = get_named_type(field.type)
+    if isinstance(named, GraphQLUnionType):
+        success = success_member(named)
+        return (rewrap(field.type, success), named) if success is not None else None
+    if isinstance(named, GraphQLObjectType):
+        return field.type, None
+    return None
+
+
+@cache
+def unsupported_fields() -> tuple[str, ...]:
+    """Root fields that cannot be actions (the tests require there are none)."""
+    schema = strawberry_schema._schema
+    roots = [r for r in (schema.query_type, schema.mutation_type) if r is not None]
+    return tuple(n for root in roots for n, f in root.fields.items() if _output(f) is None)
+
+
 @cache
 def action_fields() -> tuple[ActionField, ...]:
     """Every query and mutation field of the schema, as an action."""
@@ -83,9 +102,10 @@ def action_fields() -> tuple[ActionField, ...]:
         if root is None:
             continue
         for name, field in root.fields.items():
-            named = get_named_type(field.type)
-            union = named if isinstance(named, GraphQLUnionType) else None
-            output = rewrap(field.type, success_member(union)) if union else field.type
+            shape = _output(field)
+            if shape is None:
+                continue
+            output, union = shape
             strawberry_field = strawberry_schema.get_field_for_type(name, root.name)
             found.append(
                 ActionField(

@@ -27,7 +27,7 @@ from graphql_payments.cli import main
 from graphql_payments.config import Settings
 from graphql_payments.graphql.schema import schema as strawberry_schema
 from graphql_payments.hasura import metadata
-from graphql_payments.hasura.roots import action_fields, carried_fields
+from graphql_payments.hasura.roots import action_fields, carried_fields, unsupported_fields
 from tests.test_schema import HASURA_ENUMS, HASURA_ROOTS, HASURA_SUFFIXES, POSTGRES_SCALARS
 
 SCHEMA: GraphQLSchema = strawberry_schema._schema
@@ -78,9 +78,14 @@ def test_actions_sdl_parses_and_matches_the_schema_field_for_field() -> None:
     # when
     actions = build_schema(metadata.actions_sdl(PREFIX))
     # then: one action per root field, with its arguments and output
+    assert unsupported_fields() == ()
     roots = {"query": actions.query_type, "mutation": actions.mutation_type}
     assert {a.name for a in action_fields()} == {
         name for root in roots.values() if root for name in root.fields
+    }
+    assert {a.name for a in action_fields()} == {
+        *(SCHEMA.query_type.fields if SCHEMA.query_type else ()),
+        *(SCHEMA.mutation_type.fields if SCHEMA.mutation_type else ()),
     }
     checked: set[str] = set()
     for action in action_fields():
