@@ -92,7 +92,7 @@ def document(name: str) -> str:
     else:
         body = selection(action.field.type)
     head = f"{action.operation} {action.name}"
-    call = action.name
+    call = action.field_name
     if arguments:
         head += "(" + ", ".join(f"${n}: {_variable_type(a)}" for n, a in arguments.items()) + ")"
         call += "(" + ", ".join(f"{n}: ${n}" for n in arguments) + ")"

@@ -41,9 +41,11 @@ from graphql import (
     GraphQLScalarType,
     GraphQLType,
     InputObjectTypeDefinitionNode,
+    InputValueDefinitionNode,
     InterfaceTypeDefinitionNode,
     NamedTypeNode,
     Node,
+    NonNullTypeNode,
     ObjectTypeDefinitionNode,
     TypeDefinitionNode,
     Undefined,
@@ -72,7 +74,7 @@ GRAPHQL_URL_ENV = "PAYMENTS_GRAPHQL_URL"
 HASURA_ADMIN = "admin"
 ACTION_TIMEOUT = 30
 REMOTE_TIMEOUT = 60
-ADMIN_ONLY_ARGUMENT = "userId"  # acting for another user: admins only
+ADMIN_ONLY_ARGUMENT = "userId"  # optional, it is acting for another user: admins only
 
 
 def action_prefix(prefix: str) -> str:
@@ -262,12 +264,17 @@ def _referenced(node: Node) -> set[str]:
     return found
 
 
+def _acting_for(node: InputValueDefinitionNode) -> bool:
+    """An optional `userId` argument or input field: acting for another user (admins only)."""
+    return node.name.value == ADMIN_ONLY_ARGUMENT and not isinstance(node.type, NonNullTypeNode)
+
+
 def role_schema(*, admin: bool) -> str:
     """The schema (SDL, upstream type names) one role may use: everything for admins; for users
     no admin-only root field and no `userId` argument or input field, and only the types that
     are still reachable."""
     schema = strawberry_schema._schema
-    hidden = {(a.operation, a.name) for a in action_fields() if a.admin_only and not admin}
+    hidden = {(a.operation, a.field_name) for a in action_fields() if a.admin_only and not admin}
     document: DocumentNode = parse(print_schema(schema))
     definitions: dict[str, TypeDefinitionNode] = {}
     for node in document.definitions:
@@ -280,14 +287,12 @@ def role_schema(*, admin: bool) -> str:
                 if (operation, field_node.name.value) in hidden:
                     continue
                 if not admin and field_node.arguments:
-                    arguments = tuple(
-                        a for a in field_node.arguments if a.name.value != ADMIN_ONLY_ARGUMENT
-                    )
+                    arguments = tuple(a for a in field_node.arguments if not _acting_for(a))
                     field_node = replace(field_node, arguments=arguments)
                 kept.append(field_node)
             node = replace(node, fields=tuple(kept))
         if isinstance(node, InputObjectTypeDefinitionNode) and not admin:
-            inputs = tuple(f for f in node.fields or () if f.name.value != ADMIN_ONLY_ARGUMENT)
+            inputs = tuple(f for f in node.fields or () if not _acting_for(f))
             node = replace(node, fields=inputs)
         definitions[node.name.value] = node
     reachable: set[str] = set()

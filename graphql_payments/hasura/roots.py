@@ -1,10 +1,12 @@
 """The schema's root fields seen as Hasura Actions: one action per query and mutation field.
 
-An action's name and arguments are its root field's. Hasura's custom types have no unions or
-interfaces, so a mutation's result union becomes its success member (the one member that does
-not implement `UserError`); its error members become 4xx answers instead. Inside output objects,
-fields Hasura cannot carry (fields with arguments, unions, interfaces) are left out, the same
-way in the generated types and in the selection the handler asks for, so the two never differ.
+An action's name and arguments are its root field's (a query whose name a mutation also has,
+such as `autopay`, is the action `getAutopay`: Hasura's action names are one namespace).
+Hasura's custom types have no unions or interfaces, so a mutation's result union becomes its
+success member (the one member that does not implement `UserError`); its error members become
+4xx answers instead. Inside output objects, fields Hasura cannot carry (fields with arguments,
+unions, interfaces) are left out, the same way in the generated types and in the selection the
+handler asks for, so the two never differ.
 """
 
 from __future__ import annotations
@@ -32,9 +34,10 @@ USER_ERROR = "UserError"
 OPERATIONS = ("query", "mutation")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class ActionField:
-    name: str
+    name: str  # the action's name: the root field's, or get<Field> (see the module's docstring)
+    field_name: str
     operation: str  # "query" or "mutation"
     field: GraphQLField
     output: GraphQLType  # the field's type, a result union replaced by its success member
@@ -96,6 +99,7 @@ def unsupported_fields() -> tuple[str, ...]:
 def action_fields() -> tuple[ActionField, ...]:
     """Every query and mutation field of the schema, as an action."""
     schema = strawberry_schema._schema
+    mutations = set(schema.mutation_type.fields) if schema.mutation_type else set()
     found: list[ActionField] = []
     for operation in OPERATIONS:
         root = schema.query_type if operation == "query" else schema.mutation_type
@@ -107,9 +111,11 @@ def action_fields() -> tuple[ActionField, ...]:
                 continue
             output, union = shape
             strawberry_field = strawberry_schema.get_field_for_type(name, root.name)
+            clash = operation == "query" and name in mutations
             found.append(
                 ActionField(
-                    name=name,
+                    name=f"get{name[0].upper()}{name[1:]}" if clash else name,
+                    field_name=name,
                     operation=operation,
                     field=field,
                     output=output,

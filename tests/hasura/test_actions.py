@@ -53,6 +53,9 @@ async def test_user_actions_answer_what_graphql_answers(
         ("paymentStatus", {"id": payment_id}),
         ("paymentStatus", {"orderId": "order-h1"}),
         ("paymentHistory", {"first": 10}),
+        ("creditHistory", {"first": 5}),
+        ("paymentMethods", {}),
+        ("getAutopay", {}),  # the query autopay (the mutation autopay keeps the name)
     ]
     for name, arguments in queries:
         # when
@@ -95,6 +98,7 @@ async def test_admin_actions(
     await payment_in(gql, sandbox, PaymentStatus.AUTHORIZED, order="order-a2", key="k2")
     paid = await payment_in(gql, sandbox, PaymentStatus.SUCCEEDED, key="k3")
     await payment_in(gql, sandbox, PaymentStatus.FAILED, order="order-a3", key="k4")
+    await payment_in(gql, sandbox, PaymentStatus.SUCCEEDED, user="bob", key="k5")
     admin: dict[str, Any] = {"role": "admin", "user": None}
     calls: list[tuple[str, dict[str, Any]]] = [
         ("release", {"input": {"orderId": "order-a1", "runnerId": "runner-1"}}),
@@ -102,6 +106,17 @@ async def test_admin_actions(
         # Hasura sends null for an input field left out: the default (force: false) applies.
         ("refund", {"input": {"paymentId": paid["id"], "idempotencyKey": "r1", "force": None}}),
         ("failedPayments", {"first": 5}),
+        (
+            "consumeCredits",
+            {
+                "input": {
+                    "userId": "bob",
+                    "credits": 30,
+                    "reference": "job-1",
+                    "idempotencyKey": "c1",
+                }
+            },
+        ),
         ("paymentHistory", {"userId": "bob", "first": 3}),
     ]
     for name, arguments in calls:
@@ -121,6 +136,8 @@ async def test_admin_actions(
     assert refunded.json()["payment"]["status"] == "REFUNDED"
     same = {"input": {"paymentId": paid["id"], "idempotencyKey": "r1"}}
     assert refunded.json() == await through_graphql(gql, "refund", same, **admin)
+    consumed = await act(http, *calls[4], **admin)
+    assert consumed.json()["balance"] == 70
     failures = await act(http, "failedPayments", {}, **admin)
     assert failures.json()["totalCount"] == 1
     assert failures.json()["edges"][0]["node"]["payment"]["orderId"] == "order-a3"

@@ -79,14 +79,15 @@ def test_actions_sdl_parses_and_matches_the_schema_field_for_field() -> None:
     actions = build_schema(metadata.actions_sdl(PREFIX))
     # then: one action per root field, with its arguments and output
     assert unsupported_fields() == ()
+    names = [a.name for a in action_fields()]
+    assert len(names) == len(set(names)), "Hasura's action names are one namespace"
     roots = {"query": actions.query_type, "mutation": actions.mutation_type}
     assert {a.name for a in action_fields()} == {
         name for root in roots.values() if root for name in root.fields
     }
-    assert {a.name for a in action_fields()} == {
-        *(SCHEMA.query_type.fields if SCHEMA.query_type else ()),
-        *(SCHEMA.mutation_type.fields if SCHEMA.mutation_type else ()),
-    }
+    for operation, root_type in (("query", SCHEMA.query_type), ("mutation", SCHEMA.mutation_type)):
+        fields = {a.field_name for a in action_fields() if a.operation == operation}
+        assert fields == set(root_type.fields if root_type else ())
     checked: set[str] = set()
     for action in action_fields():
         root = roots[action.operation]
@@ -195,12 +196,13 @@ def test_remote_schema_permissions_hide_admin_fields_from_user_roles() -> None:
     permissions = {p["role"]: build_schema(p["definition"]["schema"]) for p in entry["permissions"]}
     assert set(permissions) == {"user", "manager"}  # Hasura's admin needs no permission
     user, manager = permissions["user"], permissions["manager"]
-    admin_only = {a.name for a in action_fields() if a.admin_only}
+    admin_only = {a.field_name for a in action_fields() if a.admin_only}
     for role_schema, hidden in ((user, admin_only), (manager, set())):
         for operation in ("query", "mutation"):
             root = role_schema.query_type if operation == "query" else role_schema.mutation_type
             assert root is not None
-            expected = {a.name for a in action_fields() if a.operation == operation} - hidden
+            expected = {a.field_name for a in action_fields() if a.operation == operation}
+            expected -= hidden
             assert set(root.fields) == expected
     # then: a user role may not act for another user, and sees no admin-only type
     user_query = user.query_type
