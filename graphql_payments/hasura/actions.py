@@ -15,6 +15,8 @@ Answers, as Hasura expects them:
 * 401 for a missing or wrong shared secret (`X-Payments-Secret`, or the legacy `ACTION-SECRET`
   header, compared in constant time) or a session without the identity it needs, 403 for a
   role that may not use the action or the API;
+* 413 for a body over `PAYMENTS_MAX_BODY_BYTES`; 429 (`RATE_LIMITED`, `Retry-After`) past
+  the rate limits: failed secrets count against the `auth` limit, actions against `service`;
 * 500 only for a bug (masked, `INTERNAL_SERVER_ERROR`).
 """
 
@@ -38,16 +40,17 @@ from graphql import (
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from graphql_payments import ratelimit
 from graphql_payments.auth.principal import from_session, shared_secret_matches
 from graphql_payments.errors import AccessDenied
 from graphql_payments.graphql.context import Context
 from graphql_payments.graphql.schema import schema
 from graphql_payments.hasura.roots import ActionField, action_fields, is_user_error, selection
+from graphql_payments.ratelimit import Exceeded, RateLimiter
 from graphql_payments.services import Services
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 1024 * 1024
 SECRET_HEADERS = ("x-payments-secret", "action-secret")
 RESULT = "result"
 STATUS_BY_CODE = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "INTERNAL_SERVER_ERROR": 500}
@@ -56,15 +59,35 @@ STATUS_BY_CODE = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "INTERNAL_SERVER_ERR
 class Refused(Exception):
     """An answer other than 200: its status, message and extensions."""
 
-    def __init__(self, status: int, message: str, code: str, **extensions: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        code: str,
+        *,
+        headers: dict[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers
         self.extensions = {"code": code, **extensions}
 
     def response(self) -> JSONResponse:
         body = {"message": self.message, "extensions": self.extensions}
-        return JSONResponse(body, status_code=self.status)
+        return JSONResponse(body, status_code=self.status, headers=self.headers)
+
+
+def _rate_limited(exceeded: Exceeded) -> Refused:
+    return Refused(
+        429,
+        f"Too many requests: the {exceeded.kind} limit ({exceeded.limit}) is used up. "
+        f"Retry in {exceeded.retry_after} s.",
+        "RATE_LIMITED",
+        headers={"Retry-After": str(exceeded.retry_after)},
+        retryAfter=exceeded.retry_after,
+    )
 
 
 def _variable_type(argument: GraphQLArgument) -> str:
@@ -148,26 +171,38 @@ def _payload(body: bytes) -> tuple[str, dict[str, Any], dict[str, Any]]:
     return name, arguments, session
 
 
-def _check_secret(request: Request, services: Services) -> None:
+async def _check_secret(request: Request, services: Services, limiter: RateLimiter) -> None:
+    """The shared secret, or 401; failures count against the `auth` rate limit, actions
+    against the `service` one (as on /graphql)."""
+    peer = request.client.host if request.client else None
+    ip = limiter.client_ip(peer, request.headers.getlist("x-forwarded-for"))
+    if exceeded := await limiter.over(ratelimit.AUTH, ip):
+        raise _rate_limited(exceeded)
     given = next((request.headers[h] for h in SECRET_HEADERS if h in request.headers), None)
     if given is None or not shared_secret_matches(given, services.settings):
+        await limiter.hit(ratelimit.AUTH, ip)
         raise Refused(
             401,
             "Invalid or missing X-Payments-Secret (or ACTION-SECRET) header.",
             "UNAUTHENTICATED",
         )
+    if exceeded := await limiter.hit(ratelimit.SERVICE, ip):
+        raise _rate_limited(exceeded)
 
 
-async def _read(request: Request) -> bytes:
-    size = 0
+async def _read(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    size = int(declared) if declared is not None and declared.isdigit() else 0
     chunks: list[bytes] = []
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise Refused(
-                413, f"The request body is larger than {MAX_BODY} bytes.", "PAYLOAD_TOO_LARGE"
-            )
-        chunks.append(chunk)
+    if size <= limit:
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                break
+            chunks.append(chunk)
+    if size > limit:
+        raise Refused(413, f"The request body is larger than {limit} bytes.", "PAYLOAD_TOO_LARGE")
     return b"".join(chunks)
 
 
@@ -197,7 +232,11 @@ async def run(
         caller = from_session(session, services.settings)
     except AccessDenied as exc:
         raise Refused(STATUS_BY_CODE.get(exc.code, 403), str(exc), exc.code) from None
-    context = Context(request, None, services, caller=caller, known_caller=True)
+    # The document is ours, built once per action (no client chooses its fields or depth), so
+    # the query cost limit meant for clients' documents is not applied to it.
+    context = Context(
+        request, None, services, validation_rules=(), caller=caller, known_caller=True
+    )
     result = await schema.execute(
         document(action.name),
         variable_values=_without_nulls(arguments, action.field.args),
@@ -226,8 +265,8 @@ async def hasura_actions(request: Request) -> JSONResponse:
     """The route: authenticate, read the payload, run the action, answer as Hasura expects."""
     services: Services = request.app.state.services
     try:
-        _check_secret(request, services)
-        name, arguments, session = _payload(await _read(request))
+        await _check_secret(request, services, request.app.state.limiter)
+        name, arguments, session = _payload(await _read(request, services.settings.max_body_bytes))
         return JSONResponse(await run(request, services, name, arguments, session))
     except Refused as refused:
         if refused.status >= 500:
