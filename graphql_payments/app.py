@@ -3,12 +3,14 @@
 Routes: `/graphql` (GraphiQL on GET; subscriptions over WebSocket), `/hasura/actions` (Hasura
 Actions), `/webhooks/stripe`, `/health` (cheap, for load balancers), the browser pages of
 `graphql_payments.web` (`/`, `/pay/...`, `/demo`, `/static/...`), `/health/ready` (also the
-webhook backlog and the last reconciliation), `/metrics` (with `PAYMENTS_METRICS=true`; or on its own port with
-`PAYMENTS_METRICS_PORT`), and in sandbox mode the Stripe sandbox at `/_sandbox` (its API at
-`/_sandbox/v1/...`). Engines and clients are built here rather than in the lifespan, because
-`httpx.ASGITransport` does not run a lifespan; the lifespan only starts the background workers
-(`maintenance`: webhook retries, event relay, reconciliation, purge; the autopay scheduler)
-and closes what the factory opened.
+webhook backlog and the last reconciliation), `/metrics` (with `PAYMENTS_METRICS=true`; or on
+its own port with `PAYMENTS_METRICS_PORT`), and in sandbox mode the Stripe sandbox at
+`/_sandbox` (its API at `/_sandbox/v1/...`).
+
+Engines and clients are built here rather than in the lifespan, because `httpx.ASGITransport`
+does not run a lifespan; the lifespan only starts the background workers (`maintenance`:
+webhook retries, event relay, reconciliation, purge; the autopay scheduler) and closes what the
+factory opened.
 """
 
 from __future__ import annotations

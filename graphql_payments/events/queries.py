@@ -19,9 +19,11 @@ from graphql_payments.graphql.pagination import (
 
 @strawberry.type
 class EventQueries:
-    @strawberry.field(description="Admins: every webhook endpoint, oldest first.")
+    @strawberry.field(
+        description="Admins: every webhook endpoint, oldest first.",
+        extensions=[permissions.AdminOnly()],
+    )
     async def webhook_endpoints(self, info: Info) -> list[WebhookEndpoint]:
-        permissions.admin(info)
         rows = await info.context.services.events.endpoints()
         return [WebhookEndpoint.of(e) for e in rows]
 
@@ -29,7 +31,8 @@ class EventQueries:
         description=(
             "Admins: the delivery log, newest first: one endpoint's (endpointId), or every "
             "sink's including the broker. status: DEAD lists the dead letters."
-        )
+        ),
+        extensions=[permissions.AdminOnly()],
     )
     async def webhook_deliveries(
         self,
@@ -39,7 +42,6 @@ class EventQueries:
         first: int | None = None,
         after: str | None = None,
     ) -> EventDeliveryConnection:
-        permissions.admin(info)
         page = await info.context.services.events.deliveries(
             endpoint_id=str(endpoint_id) if endpoint_id is not None else None,
             status=status,
