@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?=
 PORT   ?=
 
-.PHONY: run test lint format typecheck schema migration clean
+.PHONY: run test lint format typecheck schema migration bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ typecheck: $(VENV)/.installed-dev
 
 test: lint typecheck
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The benchmark against its baselines (see README, "Speed"); BENCH_SMOKE=1 only checks it works.
+bench: $(VENV)/.installed-dev
+	$(BIN)/python -m tests.benchmarks.run $(if $(filter-out 0,$(BENCH_SMOKE)),--smoke) $(BENCH_ARGS)
 
 schema: $(VENV)/.installed
 	$(BIN)/graphql-payments export-schema > schema.graphql

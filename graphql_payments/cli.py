@@ -1,6 +1,7 @@
 """The `graphql-payments` command.
 
-graphql-payments serve [--host H] [--port P]   run the server (migrates a SQLite database)
+graphql-payments serve [--host H] [--port P] [--workers N]
+                                               run the server (migrates a SQLite database)
 graphql-payments db upgrade                    apply migrations to PAYMENTS_DATABASE_URL
 graphql-payments db revision -m MESSAGE        autogenerate a migration from the models
 graphql-payments export-schema                 print the GraphQL schema (SDL)
@@ -28,6 +29,7 @@ import contextlib
 import datetime as dt
 import getpass
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
@@ -54,7 +56,8 @@ EXIT_CODES = """exit codes:
      a missing database driver (the message says what to do)"""
 
 SERVE_ENV = """environment (also read from .env and PAYMENTS_SECRETS_DIR; see the README):
-  PAYMENTS_HOST, PAYMENTS_PORT, PAYMENTS_PUBLIC_URL, PAYMENTS_DATABASE_URL, PAYMENTS_LOG_LEVEL,
+  PAYMENTS_HOST, PAYMENTS_PORT, PAYMENTS_WORKERS, PAYMENTS_ACCESS_LOG, PAYMENTS_PUBLIC_URL,
+  PAYMENTS_DATABASE_URL, PAYMENTS_LOG_LEVEL,
   STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, STRIPE_API_VERSION, STRIPE_API_BASE,
   PAYMENTS_SANDBOX, PAYMENTS_DEMO, PAYMENTS_STRIPE_TIMEOUT, PAYMENTS_STRIPE_MAX_RETRIES,
   PAYMENTS_WEBHOOK_*, PAYMENTS_JWT_*, PAYMENTS_SHARED_SECRET, PAYMENTS_CURRENCY,
@@ -73,6 +76,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides["host"] = args.host
     if getattr(args, "port", None):
         overrides["port"] = args.port
+    if getattr(args, "workers", None):
+        overrides["workers"] = args.workers
     return Settings.load(**overrides)
 
 
@@ -158,21 +163,29 @@ def _migrate_or_check(settings: Settings) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    """Run `workers` server processes (uvicorn with uvloop and httptools) on one socket.
 
-    from graphql_payments.app import create_app
+    Each process builds the app from the environment, so the command line's choices are put
+    there first. No access log line per request unless PAYMENTS_ACCESS_LOG=true.
+    """
+    import uvicorn
 
     settings = _settings(args)
     _logging(settings)
     _migrate_or_check(settings)
-    app = create_app(settings)
+    os.environ["PAYMENTS_HOST"] = settings.host
+    os.environ["PAYMENTS_PORT"] = str(settings.port)
+    os.environ["PAYMENTS_WORKERS"] = str(settings.workers)
     uvicorn.run(
-        app,
+        "graphql_payments.app:create_app",
+        factory=True,
         host=settings.host,
         port=settings.port,
+        workers=settings.workers,
         log_level=None,  # the levels logs.configure set stand
+        access_log=settings.access_log,
+        server_header=False,
         log_config=None,
-        access_log=False,
     )
     return 0
 
@@ -437,6 +450,9 @@ def parser() -> argparse.ArgumentParser:
         "--host", help="address to listen on (default: PAYMENTS_HOST, else 127.0.0.1)"
     )
     serve.add_argument("--port", type=int, help="port (default: PAYMENTS_PORT, else 8000)")
+    serve.add_argument(
+        "--workers", type=int, help="server processes (default: PAYMENTS_WORKERS, else 1)"
+    )
     serve.set_defaults(run=cmd_serve)
 
     db = _command(commands, "db", "database migrations")

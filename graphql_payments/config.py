@@ -123,6 +123,8 @@ class Settings(BaseSettings):
     port: int = Field(8000, validation_alias="PAYMENTS_PORT", ge=1, le=65535)
     public_url: str | None = Field(None, validation_alias="PAYMENTS_PUBLIC_URL")
     log_level: str = Field("INFO", validation_alias="PAYMENTS_LOG_LEVEL")
+    workers: int = Field(1, validation_alias="PAYMENTS_WORKERS", ge=1, le=64)
+    access_log: bool = Field(False, validation_alias="PAYMENTS_ACCESS_LOG")
 
     stripe_secret_key: SecretStr | None = Field(None, validation_alias="STRIPE_SECRET_KEY")
     stripe_webhook_secret: Annotated[list[SecretStr], NoDecode] = Field(
@@ -433,6 +435,12 @@ class Settings(BaseSettings):
             found.append(
                 "PAYMENTS_METRICS_PORT is the server's own port; use PAYMENTS_METRICS=true to "
                 "serve /metrics there, or another port."
+            )
+        if self.workers > 1 and self.sandbox_mode:
+            found.append(
+                "PAYMENTS_WORKERS > 1 in sandbox mode: the built-in sandbox keeps Stripe's state "
+                "in one process's memory. Run one worker, or run `graphql-payments sandbox` "
+                "apart and point STRIPE_API_BASE (with an sk_test_ key) at it."
             )
         if self.min_payment_amount > self.max_payment_amount:
             found.append(

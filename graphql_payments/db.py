@@ -4,9 +4,17 @@ SQLite (aiosqlite) is the embedded default and PostgreSQL (asyncpg) the choice a
 naming convention gives constraints the same names on both, so migrations stay portable.
 
 `Database.transaction()` is one unit of work: services and repositories only `flush()`.
-On SQLite a write transaction starts with `BEGIN IMMEDIATE`, so two writers queue on the
-database lock instead of failing half way; reads go through a second engine that starts plain
-deferred transactions and, with WAL, never blocks writers.
+
+Pools. SQLite allows one writer at a time, so a process keeps exactly one write connection:
+writers queue for it in the pool (first come, first served, no lock polling) and each write
+transaction starts with `BEGIN IMMEDIATE`, so writers of other processes queue on the database
+lock instead of failing half way. Reads go through a pool of reader connections that start
+plain deferred transactions and, with WAL, never block the writer or each other. Connections
+are opened once (PRAGMAs applied then) and reused, never one per request. On PostgreSQL one
+pool serves both.
+
+Hot reads that only show rows (`paymentStatus`, `paymentHistory`, `me`) use `Database.read()`:
+a pooled connection and Core statements, with no ORM session or identity map.
 """
 
 from __future__ import annotations
@@ -26,13 +34,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
-from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -148,11 +156,20 @@ def database_problem(exc: BaseException, url: str) -> str | None:
     return None
 
 
+SQLITE_READERS = 4  # reader connections kept open per process (more open when busy)
+SQLITE_EXTRA_READERS = 12
+POSTGRES_POOL_SIZE = 10
+
+
 def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
+    # One writer per process; readers pooled. Waiting for the writer may take a while
+    # under a burst, so the pool timeout matches SQLite's own busy timeout.
+    pool_size, overflow = (1, 0) if immediate else (SQLITE_READERS, SQLITE_EXTRA_READERS)
+    pooling: dict[str, Any] = {}
+    if ":memory:" not in url:  # an in-memory database lives in one shared connection
+        pooling = {"pool_size": pool_size, "max_overflow": overflow, "pool_timeout": 30}
     engine = create_async_engine(
-        url,
-        connect_args={"timeout": 30, "isolation_level": None},
-        poolclass=NullPool if ":memory:" not in url else None,
+        url, connect_args={"timeout": 30, "isolation_level": None}, **pooling
     )
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -203,14 +220,16 @@ async def _slot() -> AsyncIterator[None]:
 class Database:
     """The engines and session factories of one database URL."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = POSTGRES_POOL_SIZE) -> None:
         self.url = url
         if is_sqlite(url):
             self.engine = _sqlite_engine(url, immediate=True)
             self.read_engine = _sqlite_engine(url, immediate=False)
         else:
+            # No pre-ping (a round trip per checkout); connections are recycled instead and
+            # one that broke is dropped from the pool by the driver's disconnect check.
             self.engine = create_async_engine(
-                url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+                url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=300
             )
             self.read_engine = self.engine
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -231,6 +250,12 @@ class Database:
         """A short read-only session (never shared between concurrently resolved fields)."""
         async with _slot(), self.read_sessionmaker() as session:
             yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection for Core reads of rows that are only shown, not changed."""
+        async with self.read_engine.connect() as connection:
+            yield connection
 
     async def ping(self) -> None:
         async with self.read_engine.connect() as connection:
