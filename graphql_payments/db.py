@@ -13,8 +13,13 @@ plain deferred transactions and, with WAL, never block the writer or each other.
 are opened once (PRAGMAs applied then) and reused, never one per request. On PostgreSQL one
 pool serves both.
 
-Hot reads that only show rows (`paymentStatus`, `paymentHistory`, `me`) use `Database.read()`:
-a pooled connection and Core statements, with no ORM session or identity map.
+Hot reads that only show rows (`paymentStatus`, `paymentHistory`, `me`, `/health`) use
+`Database.read()`: Core statements on a pooled connection, no ORM session or identity map. On
+SQLite those run on the event loop's own thread through the standard `sqlite3` driver: a
+primary-key or keyset read of a local file takes microseconds, far less than handing it to
+aiosqlite's thread and back, and with WAL a reader never waits for a lock. Those connections
+are `query_only`. Writes, and longer reads through `reading()`, stay on aiosqlite's threads, so
+waiting for the write lock never stalls the event loop.
 """
 
 from __future__ import annotations
@@ -23,18 +28,17 @@ import asyncio
 import contextlib
 import datetime as dt
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import DateTime, MetaData, event, make_url, text
+from sqlalchemy import DateTime, Executable, MetaData, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect, Engine, Result, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -217,14 +221,64 @@ async def _slot() -> AsyncIterator[None]:
             _holding_slot.reset(token)
 
 
+def _inline_sqlite_engine(url: str) -> Engine:
+    """Read-only `sqlite3` connections used on the event loop thread (see the module doc).
+
+    A reader is held only while its statements run, never across a real await, so one or two
+    connections serve a whole process; the pool never blocks (unbounded overflow).
+    """
+    engine = create_engine(
+        make_url(url).set(drivername="sqlite+pysqlite"),
+        connect_args={"timeout": 5, "isolation_level": None, "check_same_thread": False},
+        pool_size=2,
+        max_overflow=-1,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA query_only=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+class Reader(Protocol):
+    """What a hot read needs: Core statements in, buffered results out."""
+
+    async def execute(
+        self, statement: Executable, parameters: Mapping[str, Any] | None = None, /
+    ) -> Result[Any]: ...
+
+
+class _InlineReader:
+    __slots__ = ("_connection",)
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    async def execute(
+        self, statement: Executable, parameters: Mapping[str, Any] | None = None
+    ) -> Result[Any]:
+        return self._connection.execute(statement, parameters)
+
+
 class Database:
     """The engines and session factories of one database URL."""
 
     def __init__(self, url: str, *, pool_size: int = POSTGRES_POOL_SIZE) -> None:
         self.url = url
+        self.inline_engine: Engine | None = None
         if is_sqlite(url):
             self.engine = _sqlite_engine(url, immediate=True)
             self.read_engine = _sqlite_engine(url, immediate=False)
+            if ":memory:" not in url:
+                self.inline_engine = _inline_sqlite_engine(url)
         else:
             # No pre-ping (a round trip per checkout); connections are recycled instead and
             # one that broke is dropped from the pool by the driver's disconnect check.
@@ -252,16 +306,25 @@ class Database:
             yield session
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A pooled connection for Core reads of rows that are only shown, not changed."""
-        async with self.read_engine.connect() as connection:
-            yield connection
+    async def read(self) -> AsyncIterator[Reader]:
+        """A pooled connection for Core reads of rows that are only shown, not changed.
+
+        Run only short statements inside, and await nothing else there.
+        """
+        if self.inline_engine is not None:
+            with self.inline_engine.connect() as connection:
+                yield _InlineReader(connection)
+        else:
+            async with _slot(), self.read_engine.connect() as connection:
+                yield connection
 
     async def ping(self) -> None:
-        async with self.read_engine.connect() as connection:
+        async with self.read() as connection:
             await connection.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
+        if self.inline_engine is not None:
+            self.inline_engine.dispose()
         await self.engine.dispose()
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()

@@ -3,26 +3,33 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import BindParameter, ColumnElement, Select, and_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphql_payments import validation
-from graphql_payments.db import insert_for, utcnow
+from graphql_payments.db import Reader, insert_for, utcnow
 from graphql_payments.errors import PaymentNotFound
 from graphql_payments.payments.models import (
     BY_CHECKOUT_SESSION,
     BY_ID,
     BY_ORDER,
+    SHOWN_COLUMNS,
     FailureSource,
     Payment,
     PaymentFailure,
     PaymentKind,
+    PaymentRecord,
     PaymentStatus,
 )
+
+# The columns a shown payment needs (`PaymentRecord`), read as plain rows: no ORM session,
+# identity map or change tracking on the hot read paths.
+_SHOWN = select(*(Payment.__table__.c[name] for name in SHOWN_COLUMNS))
 
 
 async def _one(
@@ -93,23 +100,24 @@ _LOOKUP_COLUMNS = {
 
 
 async def find_many(
-    session: AsyncSession, keys: Sequence[tuple[str, str]]
-) -> dict[tuple[str, str], Payment]:
+    connection: Reader, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], PaymentRecord]:
     """The payments for many `(lookup, value)` keys, one statement per kind of lookup; for an
     order, its newest escrow payment (as `latest_for_order`). Keys not found are absent."""
     wanted: dict[str, set[str]] = {}
     for lookup, value in keys:
         wanted.setdefault(lookup, set()).add(value)
-    found: dict[tuple[str, str], Payment] = {}
+    found: dict[tuple[str, str], PaymentRecord] = {}
     for lookup, values in wanted.items():
         column = _LOOKUP_COLUMNS[lookup]
-        query = select(Payment).where(column.in_(sorted(values)))
+        query = _SHOWN.where(column.in_(sorted(values)))
         if lookup == BY_ORDER:
             query = query.where(Payment.kind == PaymentKind.ESCROW).order_by(
                 Payment.created_at.desc(), Payment.id.desc()
             )
-        for payment in (await session.execute(query)).scalars():
-            found.setdefault((lookup, getattr(payment, column.key)), payment)
+        for row in (await connection.execute(query)).all():
+            record = cast(PaymentRecord, row)
+            found.setdefault((lookup, getattr(record, column.key)), record)
     return found
 
 
@@ -186,6 +194,39 @@ async def failures(
     return rows[:first], len(rows) > first, count
 
 
+_READ_BY = {
+    "payment_id": _SHOWN.where(Payment.id == bindparam("key")),
+    "checkout_session_id": _SHOWN.where(Payment.stripe_checkout_session_id == bindparam("key")),
+    "order_id": _SHOWN.where(
+        Payment.order_id == bindparam("key"), Payment.kind == PaymentKind.ESCROW
+    )
+    .order_by(Payment.created_at.desc(), Payment.id.desc())
+    .limit(1),
+}
+
+
+async def read(
+    connection: Reader,
+    *,
+    payment_id: str | None = None,
+    checkout_session_id: str | None = None,
+    order_id: str | None = None,
+) -> PaymentRecord | None:
+    """The payment with exactly one of these ids (an order's newest escrow), for showing.
+
+    The statements are built once: building one per call costs more than the read itself.
+    """
+    for name, key in (
+        ("payment_id", payment_id),
+        ("checkout_session_id", checkout_session_id),
+        ("order_id", order_id),
+    ):
+        if key is not None:
+            row = (await connection.execute(_READ_BY[name], {"key": key})).first()
+            return cast(PaymentRecord, row)
+    return None
+
+
 async def add(session: AsyncSession, payment: Payment) -> Payment:
     session.add(payment)
     await session.flush()
@@ -200,40 +241,67 @@ class HistoryFilter:
 
 
 def _filtered(query: Select[Any], where: HistoryFilter) -> Select[Any]:
+    """`query` narrowed by `where`, with the values as bound parameters (see `_history_params`)."""
     if where.user_id is not None:
-        query = query.where(Payment.user_id == where.user_id)
+        query = query.where(Payment.user_id == bindparam("user_id"))
     if where.statuses:
-        query = query.where(Payment.status.in_(where.statuses))
+        query = query.where(Payment.status.in_(bindparam("statuses", expanding=True)))
     if where.kinds:
-        query = query.where(Payment.kind.in_(where.kinds))
+        query = query.where(Payment.kind.in_(bindparam("kinds", expanding=True)))
     return query
 
 
-async def history(
-    session: AsyncSession,
-    where: HistoryFilter,
-    *,
-    first: int,
-    after: tuple[dt.datetime, str] | None = None,
-) -> tuple[list[Payment], bool]:
-    """Newest first, keyset on (created_at, id): a page never shifts when rows are inserted."""
-    query = _filtered(select(Payment), where)
-    if after is not None:
-        created_at, payment_id = after
-        query = query.where(
+def _history_params(where: HistoryFilter) -> dict[str, Any]:
+    return {"user_id": where.user_id, "statuses": list(where.statuses), "kinds": list(where.kinds)}
+
+
+@functools.cache
+def _history_statements(
+    has_user: bool, has_statuses: bool, has_kinds: bool, has_after: bool
+) -> tuple[Select[Any], Select[Any]]:
+    """The page and count statements of one shape of filter, built once."""
+    where = HistoryFilter(
+        user_id="" if has_user else None,
+        statuses=[PaymentStatus.PENDING] if has_statuses else [],
+        kinds=[PaymentKind.ESCROW] if has_kinds else [],
+    )
+    page = _filtered(_SHOWN, where)
+    if has_after:
+        created_at: BindParameter[dt.datetime] = bindparam("after_created_at")
+        payment_id: BindParameter[str] = bindparam("after_id")
+        page = page.where(
             or_(
                 Payment.created_at < created_at,
                 and_(Payment.created_at == created_at, Payment.id < payment_id),
             )
         )
-    query = query.order_by(Payment.created_at.desc(), Payment.id.desc()).limit(first + 1)
-    rows = list((await session.execute(query)).scalars())
+    page = page.order_by(Payment.created_at.desc(), Payment.id.desc()).limit(bindparam("limit"))
+    return page, _filtered(select(func.count(Payment.id)), where)
+
+
+def _shape(where: HistoryFilter, after: object = None) -> tuple[bool, bool, bool, bool]:
+    return (where.user_id is not None, bool(where.statuses), bool(where.kinds), after is not None)
+
+
+async def history(
+    connection: Reader,
+    where: HistoryFilter,
+    *,
+    first: int,
+    after: tuple[dt.datetime, str] | None = None,
+) -> tuple[list[PaymentRecord], bool]:
+    """Newest first, keyset on (created_at, id): a page never shifts when rows are inserted."""
+    query, _ = _history_statements(*_shape(where, after))
+    params = _history_params(where) | {"limit": first + 1}
+    if after is not None:
+        params |= {"after_created_at": after[0], "after_id": after[1]}
+    rows = cast(list[PaymentRecord], (await connection.execute(query, params)).all())
     return rows[:first], len(rows) > first
 
 
-async def count(session: AsyncSession, where: HistoryFilter) -> int:
-    query = _filtered(select(Payment), where).with_only_columns(func.count(Payment.id))
-    return int((await session.execute(query)).scalar_one())
+async def count(connection: Reader, where: HistoryFilter) -> int:
+    _, query = _history_statements(*_shape(where))
+    return int((await connection.execute(query, _history_params(where))).scalar_one())
 
 
 async def count_by_kind_status(session: AsyncSession) -> list[tuple[str, str, int]]:

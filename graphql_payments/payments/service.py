@@ -28,12 +28,13 @@ from graphql_payments.gateway import (
 )
 from graphql_payments.ledger import repository as ledger
 from graphql_payments.ledger.models import EntryReason
-from graphql_payments.payments import models, repository
+from graphql_payments.payments import repository
 from graphql_payments.payments.models import (
     FailureSource,
     Payment,
     PaymentFailure,
     PaymentKind,
+    PaymentRecord,
     PaymentStatus,
 )
 from graphql_payments.payments.states import PAID_STATUSES, can_transition
@@ -47,7 +48,7 @@ MAX_REFRESH = 10
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    payments: list[Payment]
+    payments: list[PaymentRecord]
     has_next: bool
     total: int
 
@@ -59,7 +60,7 @@ class FailurePage:
     total: int
 
 
-def visible_to(viewer: Principal, payment: Payment | None) -> Payment | None:
+def visible_to(viewer: Principal, payment: PaymentRecord | None) -> PaymentRecord | None:
     """The payment if the viewer may see it; None otherwise, as if it did not exist."""
     if payment is None:
         return None
@@ -215,21 +216,24 @@ class PaymentService:
         checkout_session_id: str | None = None,
         order_id: str | None = None,
         refresh: bool = True,
-    ) -> Payment | None:
+    ) -> PaymentRecord | None:
         """A payment the viewer may see; a PENDING checkout is first checked with Stripe
         (unless not `refresh`)."""
-        for lookup, value in (
-            (models.BY_ID, payment_id),
-            (models.BY_CHECKOUT_SESSION, checkout_session_id),
-            (models.BY_ORDER, order_id),
-        ):
-            if value is not None:
-                return (await self.statuses(viewer, [(lookup, value)], refresh=refresh))[0]
-        return None
+        async with self.db.read() as connection:
+            payment = await repository.read(
+                connection,
+                payment_id=payment_id,
+                checkout_session_id=checkout_session_id,
+                order_id=order_id,
+            )
+        payment = visible_to(viewer, payment)
+        if refresh and payment is not None and payment.status in WAITING_FOR_STRIPE:
+            payment = await self.refresh(payment)
+        return payment
 
     async def statuses(
         self, viewer: Principal | None, keys: Sequence[tuple[str, str]], *, refresh: bool = True
-    ) -> list[Payment | None]:
+    ) -> list[PaymentRecord | None]:
         """`status` for many `(lookup, value)` keys at once (a remote join asks for hundreds of
         orders in one request): one read per kind of lookup, not one per key. None where the
         payment does not exist or the viewer (None: anonymous) may not see it. At most
@@ -237,10 +241,10 @@ class PaymentService:
         we hold, and their webhooks move them on."""
         if viewer is None:
             return [None] * len(keys)
-        async with self.db.reading() as session:
-            found = await repository.find_many(session, keys)
+        async with self.db.read() as connection:
+            found = await repository.find_many(connection, keys)
         shown = [visible_to(viewer, found.get(key)) for key in keys]
-        refreshed: dict[str, Payment] = {}
+        refreshed: dict[str, PaymentRecord] = {}
         for payment in shown:
             if not refresh or payment is None or payment.status not in WAITING_FOR_STRIPE:
                 continue
@@ -250,7 +254,7 @@ class PaymentService:
 
     async def for_return_page(
         self, *, checkout_session_id: str | None = None, payment_intent_id: str | None = None
-    ) -> Payment | None:
+    ) -> PaymentRecord | None:
         """The payment a hosted page's return URL names (`/pay/success?session_id=...`).
 
         Whoever holds the URL may see it, as on Stripe's own pages: callers show only its
@@ -267,7 +271,7 @@ class PaymentService:
             payment = await self.refresh(payment)
         return payment
 
-    async def refresh(self, payment: Payment, *, raise_errors: bool = False) -> Payment:
+    async def refresh(self, payment: PaymentRecord, *, raise_errors: bool = False) -> PaymentRecord:
         """Ask Stripe about a waiting payment and apply what it says (the success page path,
         and the reconciliation's, which wants to hear of a failure: `raise_errors`)."""
         try:
@@ -303,9 +307,9 @@ class PaymentService:
             kinds=kinds,
         )
         first = max(0, min(first, MAX_PAGE))
-        async with self.db.reading() as session:
-            rows, has_next = await repository.history(session, where, first=first, after=after)
-            total = await repository.count(session, where)
+        async with self.db.read() as connection:
+            rows, has_next = await repository.history(connection, where, first=first, after=after)
+            total = await repository.count(connection, where)
         return Page(rows, has_next, total)
 
     async def failures(

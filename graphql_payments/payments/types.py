@@ -78,7 +78,7 @@ class Payment:
         return [DisputeType.of(d) for d in rows]
 
     @classmethod
-    def of(cls, payment: models.Payment) -> Payment:
+    def of(cls, payment: models.PaymentRecord) -> Payment:
         return cls(
             id=strawberry.ID(payment.id),
             user_id=payment.user_id,

@@ -318,6 +318,6 @@ async def test_bad_input_gets_a_typed_error_and_writes_nothing(
     assert result["message"]
     if field is not None:
         assert result["field"] == field
-    async with services.db.reading() as session:
-        assert await payments.count(session, payments.HistoryFilter(user_id=None)) == 0
+    async with services.db.read() as connection:
+        assert await payments.count(connection, payments.HistoryFilter(user_id=None)) == 0
     assert await _sessions(sandbox) == []
