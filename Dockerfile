@@ -20,6 +20,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PAYMENTS_HOST=0.0.0.0 \
     PAYMENTS_PORT=8000 \
+    PAYMENTS_WORKERS=1 \
     PAYMENTS_DATABASE_URL=sqlite+aiosqlite:////data/payments.db
 RUN useradd --system --uid 10001 --home-dir /data --create-home payments
 COPY --from=build /opt/venv /opt/venv

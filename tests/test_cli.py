@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import sqlite3
@@ -56,6 +57,14 @@ def test_a_contradictory_configuration_stops_the_start(
     monkeypatch.setenv("PAYMENTS_SANDBOX", "true")
     assert main(["serve", "--port", "1"]) == 2
     assert "live key" in capsys.readouterr().err
+
+
+def test_several_workers_need_a_sandbox_outside_the_process(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the built-in sandbox keeps Stripe's state in one process's memory
+    assert main(["serve", "--port", "1", "--workers", "2"]) == 2
+    assert "PAYMENTS_WORKERS" in capsys.readouterr().err
 
 
 def _free_port() -> int:
@@ -331,3 +340,43 @@ def test_every_subcommand_help_shows_defaults_environment_and_exit_codes(
     text = " ".join(capsys.readouterr().out.split())
     for mention in [*mentions, "exit codes", "2 configuration"]:
         assert mention in text, (argv, mention)
+
+
+@pytest.mark.slow
+def test_serve_with_workers_runs_that_many_processes(tmp_path: Path) -> None:
+    # given: real-Stripe mode (an unreachable Stripe: this test makes no payment)
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "PAYMENTS_"))}
+    env |= {
+        "PAYMENTS_LOG_LEVEL": "WARNING",
+        "STRIPE_SECRET_KEY": "sk_test_workers",
+        "STRIPE_WEBHOOK_SECRET": "whsec_workers_test_secret",
+        "STRIPE_API_BASE": "http://127.0.0.1:9",
+    }
+    # when
+    process = subprocess.Popen(
+        [sys.executable, "-m", "graphql_payments", "serve", "--port", str(port), "--workers", "2"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+    try:
+        deadline = time.monotonic() + 60
+        workers: list[str] = []
+        while time.monotonic() < deadline and process.poll() is None:
+            workers = children.read_text().split() if children.exists() else []
+            answering = False
+            with contextlib.suppress(httpx.TransportError):
+                answering = httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200
+            if answering and len(workers) >= 2:
+                break
+            time.sleep(0.2)
+        # then: two worker processes serve the one port
+        assert len(workers) >= 2, workers
+        for _ in range(4):
+            assert httpx.get(f"http://127.0.0.1:{port}/health").json()["status"] == "ok"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -21,8 +21,12 @@ async def store(
     payload: str,
     stripe_created_at: dt.datetime | None,
     now: dt.datetime,
+    lease: dt.timedelta,
 ) -> bool:
-    """Insert the event unless it is stored already; True when this call stored it."""
+    """Insert the event unless it is stored already; True when this call stored it.
+
+    A stored event is claimed by the caller for `lease` (its first attempt), as `claim` would.
+    """
     result = await session.execute(
         insert_for(session, WebhookEvent)
         .values(
@@ -32,10 +36,11 @@ async def store(
             livemode=livemode,
             payload=payload,
             status=EventStatus.PENDING,
-            attempts=0,
+            attempts=1,
             stripe_created_at=stripe_created_at,
             received_at=now,
             next_attempt_at=now,
+            locked_until=now + lease,
         )
         .on_conflict_do_nothing(index_elements=["id"])
     )

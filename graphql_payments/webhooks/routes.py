@@ -32,11 +32,11 @@ async def stripe_webhook(request: Request) -> JSONResponse:
     if body is None:
         return JSONResponse({"error": "body too large"}, status_code=413)
     try:
-        event_id, stored = await inbox.receive(body, request.headers.get("stripe-signature"))
+        event_id, stored, event = await inbox.receive(body, request.headers.get("stripe-signature"))
     except WebhookSignatureInvalid as exc:
         log.warning("rejected webhook: %s", exc)
         return JSONResponse({"error": str(exc)}, status_code=400)
-    task = BackgroundTask(inbox.process, event_id) if stored else None
+    task = BackgroundTask(inbox.process_received, event) if event is not None else None
     return JSONResponse(
         {"received": True, "id": event_id, "duplicate": not stored}, background=task
     )

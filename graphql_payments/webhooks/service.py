@@ -1,10 +1,12 @@
 """The webhook inbox: verify, store once, process with bounded retries.
 
 `receive` verifies the signature on the raw body and stores the event under its Stripe id (a
-duplicate delivery stores nothing). `process` claims one event with a lease, so two workers or
-two server processes never apply it at once, runs its handler and records the outcome;
-`process_due` picks up events that wait for a retry. Handlers are idempotent besides, so an
-event applied twice changes nothing the second time.
+duplicate delivery stores nothing), already claimed with a lease by the delivery that stored
+it: that one applies it right after answering (`process_received`), with no second write to
+claim it. `process` claims a stored event with a lease, so two workers or two server processes
+never apply it at once, runs its handler and records the outcome; `process_due` picks up events
+that wait for a retry, or whose lease ran out because their process stopped. Handlers are
+idempotent besides, so an event applied twice changes nothing the second time.
 """
 
 from __future__ import annotations
@@ -59,8 +61,14 @@ class WebhookInbox:
         self.settings = settings
         self.handlers = handlers
 
-    async def receive(self, payload: bytes, signature: str | None) -> tuple[str, bool]:
-        """Verify and store one delivery; (event id, whether this delivery stored it)."""
+    async def receive(
+        self, payload: bytes, signature: str | None
+    ) -> tuple[str, bool, dict[str, Any] | None]:
+        """Verify and store one delivery: (event id, whether this delivery stored it, the event
+        when it is to be processed now).
+
+        A stored event is claimed for this process for `LEASE`: pass it to `process_received`.
+        """
         event = verify_webhook(
             payload,
             signature,
@@ -72,11 +80,15 @@ class WebhookInbox:
             raise WebhookSignatureInvalid(
                 "The event id is longer than 255 characters or holds NUL."
             )
-        return event_id, await self.store_event(event, payload.decode("utf-8"))
+        stored, ready = await self.store_event(event, payload.decode("utf-8"))
+        return event_id, stored, (event if ready else None)
 
-    async def store_event(self, event: dict[str, Any], payload: str | None = None) -> bool:
-        """Store a verified event once by its id; True when this call stored it. An event whose
-        fields do not fit is stored FAILED with the reason."""
+    async def store_event(
+        self, event: dict[str, Any], payload: str | None = None
+    ) -> tuple[bool, bool]:
+        """Store a verified event once by its id: (whether this call stored it, whether it is
+        to be processed now, claimed by this call for `LEASE`). An event whose fields do not fit
+        is stored FAILED with the reason."""
         event_id = event["id"]
         obj = event["data"]["object"]
         event_type, object_id = event["type"], obj.get("id")
@@ -98,6 +110,7 @@ class WebhookInbox:
                 payload=payload if payload is not None else json.dumps(event),
                 stripe_created_at=_moment(event.get("created")),
                 now=now,
+                lease=LEASE,
             )
             if stored and problems:
                 log.error("webhook %s cannot be processed: %s", event_id, "; ".join(problems))
@@ -108,7 +121,7 @@ class WebhookInbox:
                     now=now,
                     error="Not processed: " + "; ".join(problems) + ".",
                 )
-        return stored
+        return stored, stored and not problems
 
     async def ingest(self, event: dict[str, Any]) -> EventStatus | None:
         """Feed an event fetched from Stripe's API (no signature: our key fetched it) into the
@@ -116,9 +129,10 @@ class WebhookInbox:
         or is of a type nothing handles."""
         if event.get("type") not in self.handlers.by_type:
             return None
-        if not await self.store_event(event):
+        stored, ready = await self.store_event(event)
+        if not stored:
             return None
-        return await self.process(event["id"])
+        return await self.process_received(event) if ready else EventStatus.FAILED
 
     async def replay(self, event_id: str) -> EventStatus | None:
         """Process a stored event again from the start (its handlers are idempotent)."""
@@ -152,7 +166,13 @@ class WebhookInbox:
                 current = await repository.get(session, event_id)
                 return current.status if current else None
             attempts, payload = claimed.attempts, claimed.payload
-        event: dict[str, Any] = json.loads(payload)
+        return await self._apply(event_id, json.loads(payload), attempts)
+
+    async def process_received(self, event: dict[str, Any]) -> EventStatus:
+        """Apply an event `receive` just stored (and claimed: its first attempt)."""
+        return await self._apply(event["id"], event, attempts=1)
+
+    async def _apply(self, event_id: str, event: dict[str, Any], attempts: int) -> EventStatus:
         status, error, retry_at = EventStatus.HANDLED, None, None
         try:
             await self.handlers.handle(event)

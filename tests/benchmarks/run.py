@@ -541,6 +541,7 @@ def checkout_scenario(config: Config, sqlite_path: Path, workdir: Path) -> dict[
         users = [f"burst-{i}" for i in range(config.burst)]
         # Each user bought before (a returning customer), and the server is warm.
         asyncio.run(_checkout_burst(server.url, users, "warm"))
+        no_latency, _ = asyncio.run(_checkout_burst(server.url, users, "nolatency"))
         httpx.post(sandbox.url + "/control/faults/api_latency", json={"seconds": 0.2})
         rounds = []
         for n in range(1 if config.smoke else 3):
@@ -561,6 +562,7 @@ def checkout_scenario(config: Config, sqlite_path: Path, workdir: Path) -> dict[
             "health_p99_ms": round(p99, 1),
             "health_probes": probes,
             "all_rounds_seconds": [round(r[0], 3) for r in rounds],
+            "no_latency_seconds": round(no_latency, 3),
             "first_purchase_seconds": round(first_elapsed, 3),
             "first_purchase_health_p99_ms": round(_p99(first_health), 1),
             "peak_rss_mb": round(server.peak_rss_mb(), 1),

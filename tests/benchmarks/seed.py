@@ -12,10 +12,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from graphql_payments.credits.models import CreditEntry, EntryReason
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from graphql_payments.credits.models import CreditEntry, EntryReason
 from graphql_payments.payments.models import Payment, PaymentKind, PaymentStatus
 
 STATUS_ID = "pay_bench_status"
