@@ -10,7 +10,7 @@ from graphql_payments.events.models import (
     WebhookEndpoint,
 )
 from graphql_payments.idempotency import IdempotencyKey
-from graphql_payments.ledger.models import CreditEntry
+from graphql_payments.ledger.models import CreditBalance, CreditEntry
 from graphql_payments.operations.models import AuditRecord, RepairClaim, SweepState
 from graphql_payments.payments.models import Payment, PaymentFailure
 from graphql_payments.refunds.models import Dispute, Refund
@@ -22,6 +22,7 @@ __all__ = [
     "AuditRecord",
     "Autopay",
     "AutopayPeriod",
+    "CreditBalance",
     "CreditEntry",
     "Customer",
     "Dispute",

@@ -209,8 +209,8 @@ class CreditService:
             )
 
     async def balance(self, user_id: str) -> int:
-        async with self.db.reading() as session:
-            return await ledger.balance(session, user_id)
+        async with self.db.read() as connection:
+            return await ledger.balance(connection, user_id)
 
     async def consume(
         self, user_id: str, *, credits: int, reference: str, idempotency_key: str

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphql_payments.db import Database
 from graphql_payments.ledger.models import CreditEntry, EntryReason
+from graphql_payments.ledger.repository import balances_out_of_line
 
 payments = table(
     "payments",
@@ -65,6 +66,10 @@ async def verify(db: Database) -> list[str]:
         problems.extend(await refund_totals_out_of_line(session))
         problems.extend(await disputes_out_of_line(session))
         problems.extend(await consumption_out_of_line(session))
+        for user_id, kept, total in await balances_out_of_line(session):
+            problems.append(
+                f"user {user_id}: the balance row holds {kept} credits, the entries sum to {total}"
+            )
     return problems
 
 

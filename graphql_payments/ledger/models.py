@@ -1,7 +1,10 @@
-"""The `credit_entries` table: an immutable ledger of credit movements.
+"""The `credit_entries` table: an immutable ledger of credit movements, and `credit_balances`.
 
 A balance is the sum of a user's entries. Each entry is unique per (payment, reason,
-reference), so whatever arrives twice, a payment credits at most once.
+reference), so whatever arrives twice, a payment credits at most once. `credit_balances` keeps
+that sum per user, changed in the same transaction as each entry it counts (see
+`repository.add_entry`), so reading a balance is one primary-key read however many entries the
+user has; `ledger verify` checks that every balance equals its entries' sum.
 """
 
 from __future__ import annotations
@@ -38,3 +41,10 @@ class CreditEntry(Base):
     payment_id: Mapped[str | None] = mapped_column(ForeignKey("payments.id"))
     reference: Mapped[str] = mapped_column(String(255), default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CreditBalance(Base):
+    __tablename__ = "credit_balances"
+
+    user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    balance: Mapped[int] = mapped_column(BigInteger)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from graphql_payments.db import insert_for, utcnow
+from graphql_payments.db import Reader, insert_for, utcnow
 from graphql_payments.events.catalogue import EventType
 from graphql_payments.events.outbox import record
-from graphql_payments.ledger.models import CreditEntry, EntryReason
+from graphql_payments.ledger.models import CreditBalance, CreditEntry, EntryReason
+
+_BALANCE = select(CreditBalance.balance).where(CreditBalance.user_id == bindparam("user_id"))
 
 
 async def add_entry(
@@ -23,7 +25,12 @@ async def add_entry(
     reference: str = "",
 ) -> bool:
     """Append an entry and announce it (`credits.granted`, `credits.revoked` or
-    `credits.consumed`); False (and nothing written) when the same entry already exists."""
+    `credits.consumed`); False (and nothing written) when the same entry already exists.
+
+    The user's balance row moves by `delta` in the same transaction, only when the entry was
+    written: an upsert that adds to the stored sum, so concurrent writers (row-locked on
+    PostgreSQL, serialized on SQLite) never lose an update.
+    """
     values = {
         "user_id": user_id,
         "delta": delta,
@@ -39,6 +46,7 @@ async def add_entry(
     result = await session.execute(statement)
     if not result.rowcount:  # type: ignore[attr-defined]
         return False
+    await _move_balance(session, user_id, delta)
     await record(
         session,
         event_for(reason, delta),
@@ -60,11 +68,43 @@ def event_for(reason: EntryReason, delta: int) -> EventType:
     return EventType.CREDITS_REVOKED if reason in REVOKING else EventType.CREDITS_CONSUMED
 
 
-async def balance(session: AsyncSession, user_id: str) -> int:
-    query = select(func.coalesce(func.sum(CreditEntry.delta), 0)).where(
-        CreditEntry.user_id == user_id
+async def _move_balance(session: AsyncSession, user_id: str, delta: int) -> None:
+    """Add `delta` to the user's balance row (created at `delta`), in the entry's transaction."""
+    upsert = insert_for(session, CreditBalance).values(user_id=user_id, balance=delta)
+    await session.execute(
+        upsert.on_conflict_do_update(
+            index_elements=["user_id"],
+            set_={"balance": CreditBalance.balance + upsert.excluded.balance},
+        )
     )
-    return int((await session.execute(query)).scalar_one())
+
+
+async def balance(reader: Reader, user_id: str) -> int:
+    """The user's balance: one primary-key read (a session or a hot-read connection)."""
+    found = (await reader.execute(_BALANCE, {"user_id": user_id})).scalar_one_or_none()
+    return int(found or 0)
+
+
+async def balances_out_of_line(session: AsyncSession) -> list[tuple[str, int, int]]:
+    """Users whose balance row differs from the sum of their entries: (user, row, sum)."""
+    sums = (
+        select(CreditEntry.user_id, func.sum(CreditEntry.delta).label("total"))
+        .group_by(CreditEntry.user_id)
+        .subquery()
+    )
+    entries = select(sums.c.user_id, CreditBalance.balance, sums.c.total).outerjoin(
+        CreditBalance, CreditBalance.user_id == sums.c.user_id
+    )
+    rows = [
+        (str(user), int(row or 0), int(total))
+        for user, row, total in (await session.execute(entries)).all()
+        if int(row or 0) != int(total)
+    ]
+    orphans = select(CreditBalance.user_id, CreditBalance.balance).where(
+        CreditBalance.balance != 0, CreditBalance.user_id.not_in(select(sums.c.user_id))
+    )
+    rows += [(str(user), int(row), 0) for user, row in (await session.execute(orphans)).all()]
+    return rows
 
 
 async def taken_back(session: AsyncSession, payment_id: str) -> int:
@@ -99,6 +139,7 @@ async def add_consumption(
     )
     session.add(entry)
     await session.flush()
+    await _move_balance(session, user_id, -credits)
     return entry
 
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from graphql_payments.credits.models import CreditEntry, EntryReason
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from graphql_payments.ledger.models import CreditBalance, CreditEntry, EntryReason
 from graphql_payments.payments.models import Payment, PaymentKind, PaymentStatus
 
 STATUS_ID = "pay_bench_status"
@@ -93,5 +93,10 @@ async def seed(url: str, *, ingest: int) -> None:
         async with engine.begin() as connection:
             await connection.execute(insert(Payment), payments)
             await connection.execute(insert(CreditEntry), entries)
+            balances = [
+                {"user_id": RICH_USER, "balance": RICH_ENTRIES},
+                {"user_id": SMALL_USER, "balance": 10},
+            ]
+            await connection.execute(insert(CreditBalance), balances)
     finally:
         await engine.dispose()

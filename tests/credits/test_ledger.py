@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from sqlalchemy import update
 
 from graphql_payments.cli import main
 from graphql_payments.db import Database
 from graphql_payments.ledger import repository as ledger
-from graphql_payments.ledger.models import EntryReason
+from graphql_payments.ledger.models import CreditBalance, EntryReason
 from graphql_payments.payments import repository
 from graphql_payments.payments.models import Payment, PaymentKind, PaymentStatus
 from graphql_payments.services import Services
@@ -68,6 +69,41 @@ async def test_verify_reports_uncredited_and_unpaid_credits(services: Services) 
     assert len(problems) == 2
     assert any("pay_paid" in p and "credited 0" in p for p in problems)
     assert any("pay_unpaid" in p and "never paid" in p for p in problems)
+
+
+async def test_the_balance_row_follows_every_entry_and_verify_checks_it(
+    services: Services,
+) -> None:
+    # given: entries for two users, one of them repeated (written once)
+    async with services.db.transaction() as session:
+        await repository.add(session, purchase("pay_1", PaymentStatus.SUCCEEDED))
+        for user_id, delta, reference in (
+            ("alice", 100, ""),
+            ("alice", 100, ""),
+            ("alice", -30, "use-1"),
+            ("bob", 7, "gift"),
+        ):
+            await ledger.add_entry(
+                session,
+                user_id=user_id,
+                delta=delta,
+                reason=EntryReason.PURCHASE if not reference else EntryReason.ADJUSTMENT,
+                payment_id="pay_1" if not reference else None,
+                reference=reference,
+            )
+    # then: each balance is the sum of the entries written
+    assert await services.credits.balance("alice") == 70
+    assert await services.credits.balance("bob") == 7
+    assert await services.credits.balance("nobody") == 0
+    assert await services.credits.verify_ledger() == []
+    # when: a balance row drifts from its entries
+    async with services.db.transaction() as session:
+        await session.execute(
+            update(CreditBalance).where(CreditBalance.user_id == "bob").values(balance=8)
+        )
+    # then: verify says so
+    problems = await services.credits.verify_ledger()
+    assert problems == ["user bob: the balance row holds 8 credits, the entries sum to 7"]
 
 
 async def _break(url: str) -> None:
