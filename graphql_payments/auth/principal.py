@@ -21,6 +21,8 @@ raise NotAuthenticated, never a silent downgrade to anonymous.
 from __future__ import annotations
 
 import hmac
+import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -108,7 +110,28 @@ def _user_id(value: Any) -> str:
     return user_id
 
 
+# Verified tokens, so a client's next requests skip the signature check until the token
+# expires. Keyed by the token and every setting that decides its validity.
+VERIFIED_TOKENS = 4096
+_verified: OrderedDict[tuple[str | None, ...], dict[str, Any]] = OrderedDict()
+
+
 def decode_token(token: str, settings: Settings) -> dict[str, Any]:
+    """The claims of a valid bearer token; NotAuthenticated otherwise."""
+    secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret is not None else None
+    key = (token, secret, settings.jwt_public_key, settings.jwt_audience, settings.jwt_issuer)
+    claims = _verified.get(key)
+    if claims is not None and time.time() < claims["exp"]:
+        _verified.move_to_end(key)
+        return claims
+    claims = _verify(token, settings)
+    _verified[key] = claims
+    if len(_verified) > VERIFIED_TOKENS:
+        _verified.popitem(last=False)
+    return claims
+
+
+def _verify(token: str, settings: Settings) -> dict[str, Any]:
     keys: list[tuple[Any, str]] = []
     if settings.jwt_secret is not None:
         keys.append((settings.jwt_secret.get_secret_value(), "HS256"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import jwt
@@ -51,6 +52,17 @@ async def test_bad_tokens_are_refused(gql: GraphQLClient, authorization: str) ->
     body = await gql(ME, headers={"Authorization": authorization})
     assert error_codes(body) == ["UNAUTHENTICATED"]
     assert body["data"] is None
+
+
+async def test_a_token_accepted_before_is_refused_once_it_expires(gql: GraphQLClient) -> None:
+    # given: a token that is valid for two more seconds, accepted (and remembered as verified)
+    headers = {"Authorization": f"Bearer {token('alice', ttl=2)}"}
+    assert (await gql.data(ME, headers=headers))["me"]["userId"] == "alice"
+    # when: it expires
+    await asyncio.sleep(2.1)
+    # then
+    body = await gql(ME, headers=headers)
+    assert error_codes(body) == ["UNAUTHENTICATED"]
 
 
 async def test_user_id_comes_from_hasura_claims_or_sub(gql: GraphQLClient) -> None:
