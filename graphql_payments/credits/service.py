@@ -237,8 +237,7 @@ class CreditService:
             )
             claim = await idempotency.get_or_claim(session, keyed, new_id=str(entry.id))
             if not claim.created:  # the key spent already: answer with that entry
-                await session.delete(entry)
-                await session.flush()
+                await ledger.withdraw(session, entry)
                 earlier = await ledger.entry(session, int(claim.resource_id))
                 assert earlier is not None
                 return Consumption(await ledger.balance(session, user_id), earlier)

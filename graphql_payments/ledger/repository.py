@@ -68,6 +68,13 @@ def event_for(reason: EntryReason, delta: int) -> EventType:
     return EventType.CREDITS_REVOKED if reason in REVOKING else EventType.CREDITS_CONSUMED
 
 
+async def withdraw(session: AsyncSession, entry: CreditEntry) -> None:
+    """Take back an entry this transaction wrote, and its effect on the balance row."""
+    await session.delete(entry)
+    await session.flush()
+    await _move_balance(session, entry.user_id, -entry.delta)
+
+
 async def _move_balance(session: AsyncSession, user_id: str, delta: int) -> None:
     """Add `delta` to the user's balance row (created at `delta`), in the entry's transaction."""
     upsert = insert_for(session, CreditBalance).values(user_id=user_id, balance=delta)
