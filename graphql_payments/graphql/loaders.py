@@ -10,7 +10,7 @@ from strawberry.dataloader import DataLoader
 
 from graphql_payments.auth import Principal
 from graphql_payments.db import Database
-from graphql_payments.payments.models import Payment
+from graphql_payments.payments.models import PaymentRecord
 from graphql_payments.payments.service import PaymentService
 from graphql_payments.refunds import repository as refunds
 from graphql_payments.refunds.models import Dispute, Refund
@@ -40,17 +40,17 @@ class Loaders:
         self.refunds: DataLoader[str, list[Refund]] = _grouped(db, refunds.for_payments)
         self.disputes: DataLoader[str, list[Dispute]] = _grouped(db, refunds.disputes_for_payments)
         self._payments = payments
-        self._status: DataLoader[tuple[str, str], Payment | None] | None = None
+        self._status: DataLoader[tuple[str, str], PaymentRecord | None] | None = None
 
     def payment_status(
         self, viewer: Principal | None
-    ) -> DataLoader[tuple[str, str], Payment | None]:
+    ) -> DataLoader[tuple[str, str], PaymentRecord | None]:
         """`paymentStatus` by `(lookup, value)` for this request's one viewer: the aliases of a
         remote join (one per row) are read together."""
         if self._status is None:
             payments = self._payments
 
-            async def load(keys: list[tuple[str, str]]) -> list[Payment | None]:
+            async def load(keys: list[tuple[str, str]]) -> list[PaymentRecord | None]:
                 return await payments.statuses(viewer, keys)
 
             self._status = DataLoader(load_fn=load, max_batch_size=MAX_STATUS_BATCH)

@@ -260,6 +260,7 @@ class PaymentService:
         Whoever holds the URL may see it, as on Stripe's own pages: callers show only its
         amount, credits and status. A waiting payment is first checked with Stripe.
         """
+        payment: PaymentRecord | None
         async with self.db.reading() as session:
             if checkout_session_id:
                 payment = await repository.get_by_checkout_session(session, checkout_session_id)

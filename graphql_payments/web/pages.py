@@ -24,7 +24,7 @@ from graphql_payments import __version__
 from graphql_payments.auth.principal import ADMIN, HASURA_CLAIMS, USER
 from graphql_payments.config import PAY_CANCEL_PATH, PAY_RETURN_PATH, PAY_SUCCESS_PATH
 from graphql_payments.money import format_amount
-from graphql_payments.payments.models import Payment, PaymentKind, PaymentStatus
+from graphql_payments.payments.models import PaymentKind, PaymentRecord, PaymentStatus
 from graphql_payments.payments.service import WAITING_FOR_STRIPE
 from graphql_payments.services import Services
 
@@ -167,7 +167,7 @@ class Pages:
         )
         return HTMLResponse(body)
 
-    async def _payment(self, request: Request) -> tuple[Payment | None, str]:
+    async def _payment(self, request: Request) -> tuple[PaymentRecord | None, str]:
         """The payment a return URL names, and the query that names it."""
         session_id = request.query_params.get("session_id", "")
         intent_id = request.query_params.get("payment_intent", "")
@@ -300,7 +300,7 @@ class Pages:
         return JSONResponse({"token": token, "userId": user_id, "role": role})
 
 
-def _message(payment: Payment) -> str:
+def _message(payment: PaymentRecord) -> str:
     """One sentence on where the payment stands, for its customer."""
     amount = format_amount(payment.amount, payment.currency)
     status = payment.status
