@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 
 from graphql_payments.payments.models import PaymentKind, PaymentStatus
 from graphql_payments.services import Services
@@ -37,7 +37,9 @@ def statements(services: Services) -> Iterator[list[str]]:
     def record(*args: Any) -> None:
         seen.append(str(args[2]))
 
-    engines = {services.db.engine.sync_engine, services.db.read_engine.sync_engine}
+    engines: set[Engine] = {services.db.engine.sync_engine, services.db.read_engine.sync_engine}
+    if services.db.inline_engine is not None:
+        engines.add(services.db.inline_engine)
     for engine in engines:
         event.listen(engine, "before_cursor_execute", record)
     try:
