@@ -11,8 +11,8 @@ from graphql_payments.graphql.errors import client_error
 from graphql_payments.graphql.pagination import (
     Connection,
     Edge,
-    PageInfo,
     clamp_first,
+    connection,
     decode_cursor,
     encode_cursor,
 )
@@ -65,10 +65,4 @@ class CreditQueries:
             Edge(cursor=encode_cursor(e.created_at, str(e.id)), node=CreditEntry.of(e))
             for e in page.entries
         ]
-        return Connection(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None
-            ),
-            total_count=page.total,
-        )
+        return connection(edges, has_next=page.has_next, total=page.total)

@@ -37,6 +37,15 @@ class Connection(Generic[T]):
     total_count: int
 
 
+def connection(edges: list[Edge[T]], *, has_next: bool, total: int) -> Connection[T]:
+    """One page of a keyset connection: `edges` in order, whether more follow, how many in all."""
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None),
+        total_count=total,
+    )
+
+
 def encode_cursor(created_at: dt.datetime, item_id: str) -> str:
     raw = f"{created_at.isoformat()}|{item_id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -53,6 +62,16 @@ def decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
         return parse_datetime(created), item_id
     except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
         raise client_error("Invalid cursor in 'after'.", "BAD_USER_INPUT") from None
+
+
+def decode_numeric_cursor(after: str | None) -> tuple[dt.datetime, int] | None:
+    """The cursor of a row with an integer id (a BIGINT: at most 18 digits), None for none."""
+    if not after:
+        return None
+    moment, raw_id = decode_cursor(after)
+    if not raw_id.isdigit() or len(raw_id) > 18:
+        raise client_error("Invalid cursor in 'after'.", "BAD_USER_INPUT")
+    return moment, int(raw_id)
 
 
 def clamp_first(first: int | None) -> int:

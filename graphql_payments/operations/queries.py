@@ -6,13 +6,13 @@ import strawberry
 
 from graphql_payments.graphql import permissions
 from graphql_payments.graphql.context import Info
-from graphql_payments.graphql.errors import client_error
 from graphql_payments.graphql.pagination import (
     Connection,
     Edge,
-    PageInfo,
     clamp_first,
+    connection,
     decode_cursor,
+    decode_numeric_cursor,
     encode_cursor,
 )
 from graphql_payments.operations.types import AuditRecordType, WebhookEventType
@@ -35,12 +35,7 @@ class OperationsQueries:
         actor_id: str | None = None,
         payment_id: strawberry.ID | None = None,
     ) -> Connection[AuditRecordType]:
-        cursor = None
-        if after:
-            moment, raw_id = decode_cursor(after)
-            if not raw_id.isdigit():
-                raise client_error("Invalid cursor in 'after'.", "BAD_USER_INPUT")
-            cursor = (moment, int(raw_id))
+        cursor = decode_numeric_cursor(after)
         page = await info.context.services.audit.page(
             actor_id=actor_id,
             payment_id=str(payment_id) if payment_id is not None else None,
@@ -51,13 +46,7 @@ class OperationsQueries:
             Edge(cursor=encode_cursor(r.created_at, str(r.id)), node=AuditRecordType.of(r))
             for r in page.records
         ]
-        return Connection(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None
-            ),
-            total_count=page.total,
-        )
+        return connection(edges, has_next=page.has_next, total=page.total)
 
     @strawberry.field(
         description=(
@@ -76,10 +65,4 @@ class OperationsQueries:
             Edge(cursor=encode_cursor(r.received_at, r.id), node=WebhookEventType.of(r))
             for r in rows
         ]
-        return Connection(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None
-            ),
-            total_count=total,
-        )
+        return connection(edges, has_next=has_next, total=total)

@@ -12,9 +12,10 @@ from graphql_payments.graphql.errors import client_error
 from graphql_payments.graphql.pagination import (
     Connection,
     Edge,
-    PageInfo,
     clamp_first,
+    connection,
     decode_cursor,
+    decode_numeric_cursor,
     encode_cursor,
 )
 from graphql_payments.payments import models
@@ -84,13 +85,7 @@ class PaymentQueries:
             Edge(cursor=encode_cursor(p.created_at, p.id), node=Payment.of(p))
             for p in page.payments
         ]
-        return Connection(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None
-            ),
-            total_count=page.total,
-        )
+        return connection(edges, has_next=page.has_next, total=page.total)
 
     @strawberry.field(
         description=(
@@ -108,12 +103,7 @@ class PaymentQueries:
     ) -> Connection[PaymentFailureType]:
         if since is not None and since.tzinfo is None:
             since = since.replace(tzinfo=dt.UTC)
-        cursor = None
-        if after:
-            moment, raw_id = decode_cursor(after)
-            if not raw_id.isdigit() or len(raw_id) > 18:
-                raise client_error("Invalid cursor in 'after'.", "BAD_USER_INPUT")
-            cursor = (moment, int(raw_id))
+        cursor = decode_numeric_cursor(after)
         page = await info.context.services.payments.failures(
             since=since, first=clamp_first(first), after=cursor
         )
@@ -121,10 +111,4 @@ class PaymentQueries:
             Edge(cursor=encode_cursor(f.created_at, str(f.id)), node=PaymentFailureType.of(f, p))
             for f, p in page.rows
         ]
-        return Connection(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None
-            ),
-            total_count=page.total,
-        )
+        return connection(edges, has_next=page.has_next, total=page.total)

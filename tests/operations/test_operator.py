@@ -20,6 +20,7 @@ from graphql_payments.config import Settings
 from graphql_payments.db import utcnow
 from graphql_payments.errors import SettingsConflict
 from graphql_payments.gateway import PAYMENT_ID_KEY
+from graphql_payments.graphql.pagination import encode_cursor
 from graphql_payments.maintenance import purge
 from graphql_payments.operations.audit import Actor
 from graphql_payments.operations.models import AuditRecord
@@ -27,7 +28,15 @@ from graphql_payments.sandbox import Sandbox
 from graphql_payments.services import Services
 from graphql_payments.webhooks.models import EventStatus, WebhookEvent
 from tests.escrow.flows import authorize, release, runner_account
-from tests.helpers import GraphQLClient, as_admin, as_user, balance, checkout, signed
+from tests.helpers import (
+    GraphQLClient,
+    as_admin,
+    as_user,
+    balance,
+    checkout,
+    error_codes,
+    signed,
+)
 from tests.webhooks.test_inbox import event
 
 FAILED_EVENTS = """
@@ -38,6 +47,10 @@ query($first: Int, $after: String) {
     edges { node { id type objectId attempts lastError receivedAt } }
   }
 }
+"""
+
+FAILED_PAYMENTS = """
+query($after: String) { failedPayments(after: $after) { totalCount } }
 """
 
 AUDIT = """
@@ -136,6 +149,21 @@ async def test_admin_mutations_leave_an_audit_record(
     assert failed["error"] == "NOT_FOUND"
     by_actor = (await gql.data(AUDIT, {"actor": "nobody"}, headers=as_admin()))["auditLog"]
     assert by_actor["totalCount"] == 0
+
+
+@pytest.mark.parametrize("raw_id", ["12x", "1" * 19])
+async def test_a_bad_audit_log_cursor_is_bad_input_not_a_bug(
+    gql: GraphQLClient, raw_id: str
+) -> None:
+    # given: a cursor whose id is not a row id (not a number, or past a BIGINT)
+    after = encode_cursor(utcnow(), raw_id)
+
+    # when
+    for query in (AUDIT, FAILED_PAYMENTS):
+        body = await gql(query, {"after": after}, headers=as_admin())
+
+        # then
+        assert error_codes(body) == ["BAD_USER_INPUT"], body
 
 
 async def test_retention_purges_processed_events_only(services: Services) -> None:
