@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -24,7 +23,14 @@ from graphql_payments.cli import main
 from graphql_payments.gateway.http import StripeHTTPClient, stripe_client
 from graphql_payments.graphql.schema import sdl
 from tests.conftest import POSTGRES_URL
-from tests.helpers import CHECKOUT, JWT_SECRET, PAYMENT_STATUS, as_user
+from tests.helpers import (
+    CHECKOUT,
+    JWT_SECRET,
+    PAYMENT_STATUS,
+    as_user,
+    free_port,
+    wait_until_healthy,
+)
 
 
 def test_export_schema_prints_the_sdl(capsys: pytest.CaptureFixture[str]) -> None:
@@ -67,16 +73,10 @@ def test_several_workers_need_a_sandbox_outside_the_process(
     assert "PAYMENTS_WORKERS" in capsys.readouterr().err
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
     """`graphql-payments serve` on a fresh SQLite file in sandbox mode, as `make run` starts it."""
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "PAYMENTS_"))}
     env |= {"PAYMENTS_JWT_SECRET": JWT_SECRET, "PAYMENTS_LOG_LEVEL": "INFO"}
     process = subprocess.Popen(
@@ -88,17 +88,9 @@ def server(tmp_path: Path) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                output = process.stdout.read().decode() if process.stdout else ""
-                pytest.fail(f"server did not start:\n{output}")
-            time.sleep(0.1)
+        if not wait_until_healthy(base, process):
+            output = process.stdout.read().decode() if process.stdout else ""
+            pytest.fail(f"server did not start:\n{output}")
         yield base
     finally:
         process.terminate()
@@ -165,7 +157,7 @@ def test_serve_runs_a_purchase_end_to_end_over_http(server: str, tmp_path: Path)
 @pytest.fixture
 def sandbox_server() -> Iterator[str]:
     """`graphql-payments sandbox` on a free port."""
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "PAYMENTS_"))}
     process = subprocess.Popen(
         [sys.executable, "-m", "graphql_payments", "sandbox", "--port", str(port)],
@@ -345,7 +337,7 @@ def test_every_subcommand_help_shows_defaults_environment_and_exit_codes(
 @pytest.mark.slow
 def test_serve_with_workers_runs_that_many_processes(tmp_path: Path) -> None:
     # given: real-Stripe mode (an unreachable Stripe: this test makes no payment)
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "PAYMENTS_"))}
     env |= {
         "PAYMENTS_LOG_LEVEL": "WARNING",

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,22 +14,16 @@ import httpx
 import pytest
 
 from graphql_payments.cli import main
-from tests.helpers import CHECKOUT, JWT_SECRET, as_admin, as_user
+from tests.helpers import CHECKOUT, JWT_SECRET, as_admin, as_user, free_port, wait_until_healthy
 
 AUDIT = "{ auditLog { edges { node { action actorRole authenticatedBy result } } } }"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
 def server_env(tmp_path: Path) -> dict[str, str]:
     return {
         "PAYMENTS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'payments.db'}",
-        "PAYMENTS_PORT": str(_free_port()),
+        "PAYMENTS_PORT": str(free_port()),
         "PAYMENTS_JWT_SECRET": JWT_SECRET,
         "PAYMENTS_LOG_LEVEL": "WARNING",
         # The server's own sweep stays out of the way: the commands do the repairs here.
@@ -52,16 +44,8 @@ def server(server_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{server_env['PAYMENTS_PORT']}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("server did not start")
-            time.sleep(0.1)
+        if not wait_until_healthy(base, process):
+            pytest.fail("server did not start")
         yield base
     finally:
         process.terminate()

@@ -8,7 +8,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import sqlite3
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -20,15 +19,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tests.events.helpers import CREATE_ENDPOINT, Receiver, in_order
-from tests.helpers import CHECKOUT, JWT_SECRET, as_admin, as_user, serving
+from tests.helpers import CHECKOUT, JWT_SECRET, as_admin, as_user, free_port, serving
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextlib.asynccontextmanager

@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,7 +25,7 @@ from graphql_payments.gateway.http import StripeHTTPClient, stripe_client
 from graphql_payments.ledger import invariants
 from graphql_payments.operations.verify import verify_with_stripe
 from tests.escrow.flows import AUTHORIZE, RELEASE
-from tests.helpers import CHECKOUT, JWT_SECRET, as_admin, as_user
+from tests.helpers import CHECKOUT, JWT_SECRET, as_admin, as_user, free_port
 
 INTERVAL = 5.0
 KEY = "sk_test_chaos"
@@ -38,12 +37,6 @@ REFUNDS = 3
 REFUND = """
 mutation($input: RefundInput!) { refund(input: $input) { __typename } }
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _env(**more: str) -> dict[str, str]:
@@ -79,8 +72,8 @@ class Cluster:
     """A sandbox process (Stripe) and a server process pointed at it, on one database."""
 
     def __init__(self, database_url: str, tmp_path: Path) -> None:
-        self.sandbox_url = f"http://127.0.0.1:{_free_port()}"
-        server_port = _free_port()
+        self.sandbox_url = f"http://127.0.0.1:{free_port()}"
+        server_port = free_port()
         self.server_url = f"http://127.0.0.1:{server_port}"
         self.log = tmp_path / "chaos.log"
         self.server_env = _env(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,7 +17,7 @@ from playwright.sync_api import Page, Route, sync_playwright
 
 from graphql_payments.app import create_app
 from graphql_payments.config import Settings
-from tests.helpers import JWT_SECRET
+from tests.helpers import JWT_SECRET, free_port
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -42,16 +41,10 @@ def chromium_path() -> str | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def live_server(database_url: str) -> Iterator[str]:
     """The app in sandbox mode (with the demo) on a free port, as `make run` serves it."""
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     settings = Settings(
         database_url=database_url,
