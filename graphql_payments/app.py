@@ -265,6 +265,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.services = services
     app.state.limiter = limiter
+    app.state.graphql = graphql
     app.state.inbox = services.inbox
     if services.sandbox is not None:
         services.sandbox.add_webhook_endpoint(

@@ -163,10 +163,12 @@ def _migrate_or_check(settings: Settings) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Run `workers` server processes (uvicorn with uvloop and httptools) on one socket.
+    """Run `workers` server processes (uvicorn with httptools) on one socket.
 
     Each process builds the app from the environment, so the command line's choices are put
-    there first. No access log line per request unless PAYMENTS_ACCESS_LOG=true.
+    there first. No access log line per request unless PAYMENTS_ACCESS_LOG=true. The event
+    loop is asyncio's own: under 32 busy connections uvloop served requests out of turn (a
+    `paymentHistory` p99 of 400-850 ms against 83 ms, for the same throughput).
     """
     import uvicorn
 
@@ -182,6 +184,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
+        loop="asyncio",
+        http="httptools",
         log_level=None,  # the levels logs.configure set stand
         access_log=settings.access_log,
         server_header=False,

@@ -52,7 +52,7 @@ class NoNulStrings(ValidationRule):
             )
 
 
-def _nul_path(value: Any, path: str) -> str | None:
+def nul_path(value: Any, path: str) -> str | None:
     """Where in a variable value a string holds a NUL character, if anywhere."""
     if isinstance(value, str):
         return path if "\x00" in value else None
@@ -63,7 +63,7 @@ def _nul_path(value: Any, path: str) -> str | None:
     else:
         return None
     for key, item in items:
-        found = _nul_path(item, f"{path}.{key}")
+        found = nul_path(item, f"{path}.{key}")
         if found is not None:
             return found
     return None
@@ -90,7 +90,7 @@ class Guards(SchemaExtension):
         context = execution.context
         if isinstance(context, Context):
             context.operation_type = execution.operation_type
-        where = _nul_path(execution.variables or {}, "$")
+        where = nul_path(execution.variables or {}, "$")
         if where is not None:
             execution.result = _refusal(f"{NUL_MESSAGE[:-1]} (at {where[:100]}).", "BAD_USER_INPUT")
         elif execution.operation_type is OperationType.MUTATION and isinstance(context, Context):
@@ -108,7 +108,7 @@ class Guards(SchemaExtension):
         yield
         result = execution.result
         if isinstance(result, ExecutionResult) and result.errors:
-            result.errors = [_client_error(error) for error in result.errors]
+            result.errors = [expected_error(error) for error in result.errors]
 
     async def _stripe_limit(self, context: Context) -> Exceeded | None:
         limiter = context.limiter
@@ -137,7 +137,8 @@ def _refusal(message: str, code: str, **extra: Any) -> ExecutionResult:
     )
 
 
-def _client_error(error: GraphQLError) -> GraphQLError:
+def expected_error(error: GraphQLError) -> GraphQLError:
+    """An expected failure raised outside a result union, with its own code (not masked)."""
     original = error.original_error
     if isinstance(original, errors.AccessDenied):
         code = original.code

@@ -40,7 +40,8 @@ from graphql_payments.events.mutations import EventMutations
 from graphql_payments.events.queries import EventQueries
 from graphql_payments.events.subscriptions import EventSubscriptions
 from graphql_payments.graphql.errors import should_mask
-from graphql_payments.graphql.guards import Guards, NoNulStrings
+from graphql_payments.graphql.execution import CompiledExecutionContext
+from graphql_payments.graphql.guards import Guards, NoNulStrings, expected_error
 from graphql_payments.graphql.scalars import SCALAR_OVERRIDES
 from graphql_payments.operations.queries import OperationsQueries
 from graphql_payments.payments.queries import PaymentQueries
@@ -77,6 +78,14 @@ Subscription = merge_types("Subscription", (EventSubscriptions,))
 client_log = logging.getLogger("graphql_payments.graphql")
 
 
+def name_request(operation: str, errors: list[GraphQLError] | None) -> None:
+    """Name the request after its GraphQL operation and outcome (its log line, its metrics)."""
+    outcome = "ok"
+    if errors:
+        outcome = str((errors[0].extensions or {}).get("code") or "error")
+    logs.set_operation(f"graphql:{operation}", outcome)
+
+
 class OperationName(SchemaExtension):
     """Names the request after its GraphQL operation (for the request's log line and metrics)."""
 
@@ -88,11 +97,7 @@ class OperationName(SchemaExtension):
         except Exception:  # the document did not parse: there is no operation
             name = "invalid"
         errors = context.result.errors if context.result is not None else None
-        errors = errors or context.pre_execution_errors
-        outcome = "ok"
-        if errors:
-            outcome = str((errors[0].extensions or {}).get("code") or "error")
-        logs.set_operation(f"graphql:{name}", outcome)
+        name_request(name, errors or context.pre_execution_errors)
 
 
 class PaymentsSchema(strawberry.Schema):
@@ -112,6 +117,16 @@ class PaymentsSchema(strawberry.Schema):
             super().process_errors(bugs, execution_context)
 
 
+MASK = MaskErrors(should_mask_error=should_mask)
+
+
+def client_errors(errors: list[GraphQLError]) -> list[GraphQLError]:
+    """Execution errors as a client sees them: expected failures keep their code, and any
+    other error is masked as "Unexpected error." (as `Guards` and `MaskErrors` do)."""
+    shown = [expected_error(error) for error in errors]
+    return [MASK.anonymise_error(error) if should_mask(error) else error for error in shown]
+
+
 EXTENSIONS: list[Any] = [
     OperationName,
     lambda: ParserCache(maxsize=1000),
@@ -128,6 +143,7 @@ schema = PaymentsSchema(
     subscription=Subscription,
     extensions=EXTENSIONS,
     scalar_overrides=SCALAR_OVERRIDES,  # type: ignore[arg-type]
+    execution_context_class=CompiledExecutionContext,
 )
 
 

@@ -16,26 +16,46 @@ are checked before the connection is acknowledged (4403 when refused).
 Mutations that create Stripe objects are counted against the `stripe` limit once the
 operation is known (`StripeMutationLimit`). Queries run within a time budget
 (`PAYMENTS_REQUEST_TIMEOUT`).
+
+A query sent as a JSON POST whose document is valid takes a shorter way (`answer_query`):
+its document is parsed and validated once, with the same rules, and cached; graphql-core
+executes it on the schema directly, and its errors get the same treatment as on Strawberry's
+way (expected failures keep their code, others are masked, every error gets a code). Strawberry
+per-request layers cost more than the query itself: about 0.4 ms of a 1 ms `paymentStatus`.
+Everything else (mutations, GET, invalid documents, batches, streams, uploads) goes through
+Strawberry's view, so every error reads the same as before.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-from typing import Any
+from collections.abc import Awaitable, Callable
+from inspect import isawaitable
+from typing import Any, TypeVar
 
 import orjson
 from cross_web import HTTPException
 from graphql import (
     ASTValidationRule,
+    DocumentNode,
+    ExecutionResult,
+    GraphQLError,
     NoSchemaIntrospectionCustomRule,
+    execute,
+    get_operation_ast,
+    parse,
+    specified_rules,
+    validate,
 )
+from graphql.language import OperationType as GraphQLOperationType
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.graphql import OperationType
@@ -46,7 +66,15 @@ from graphql_payments.db import sessions_per_request
 from graphql_payments.errors import AccessDenied
 from graphql_payments.graphql.context import Context, identify
 from graphql_payments.graphql.cost import cost_rule
-from graphql_payments.graphql.schema import schema
+from graphql_payments.graphql.execution import CompiledExecutionContext
+from graphql_payments.graphql.guards import nul_path
+from graphql_payments.graphql.schema import (
+    MAX_TOKENS,
+    VALIDATION_RULES,
+    client_errors,
+    name_request,
+    schema,
+)
 from graphql_payments.ratelimit import Exceeded, RateLimiter
 from graphql_payments.services import Services
 
@@ -56,6 +84,10 @@ MAX_MESSAGE = 1000
 ALLOWED_METHODS = "GET, POST"
 # Database sessions one request may hold at once (the pool has 10 + 10 overflow).
 SESSIONS_PER_REQUEST = 4
+# Valid documents kept parsed, per set of validation rules (as Strawberry's caches keep 1,000).
+MAX_DOCUMENTS = 1000
+STREAM_TYPES = ("multipart/mixed", "text/event-stream")
+T = TypeVar("T")
 
 
 def error_response(
@@ -112,6 +144,37 @@ def _replay(body: bytes) -> Receive:
     return receive
 
 
+class Documents:
+    """Query documents parsed and validated once: the document when it is valid under the
+    rules, None when it is not (then Strawberry's view answers it, with its usual errors)."""
+
+    def __init__(self) -> None:
+        self.found: dict[tuple[str, tuple[type[ASTValidationRule], ...]], DocumentNode | None] = {}
+        self.hits = self.misses = 0
+
+    def valid(self, query: str, rules: tuple[type[ASTValidationRule], ...]) -> DocumentNode | None:
+        key = (query, rules)
+        try:
+            found = self.found[key]
+        except KeyError:
+            self.misses += 1
+        else:
+            self.hits += 1
+            return found
+        document: DocumentNode | None
+        try:
+            document = parse(query, max_tokens=MAX_TOKENS)
+        except GraphQLError:
+            document = None
+        all_rules = (*specified_rules, *VALIDATION_RULES, *rules)
+        if document is not None and validate(schema._schema, document, all_rules):
+            document = None
+        if len(self.found) >= MAX_DOCUMENTS:
+            self.found.clear()
+        self.found[key] = document
+        return document
+
+
 class GraphQLApp(GraphQL[Context, None]):
     def __init__(self, services: Services, limiter: RateLimiter) -> None:
         settings = services.settings
@@ -131,6 +194,7 @@ class GraphQLApp(GraphQL[Context, None]):
         self.validation_rules = (
             cost if settings.introspection else (*cost, NoSchemaIntrospectionCustomRule)
         )
+        self.documents = Documents()
 
     @property
     def graphql_ide_html(self) -> str:
@@ -159,9 +223,11 @@ class GraphQLApp(GraphQL[Context, None]):
             return error_response(
                 f"The request body is larger than {self.max_body} bytes.", "PAYLOAD_TOO_LARGE", 413
             )
-        replayed = Request(request.scope, _replay(body))
         try:
-            return await self.run(replayed)
+            answered = await self.answer_query(request, body)
+            if answered is not None:
+                return answered
+            return await self.run(Request(request.scope, _replay(body)))
         except HTTPException as exc:
             headers = {"Allow": ALLOWED_METHODS} if exc.status_code == 405 else None
             return error_response(str(exc.reason), "BAD_REQUEST", exc.status_code, headers=headers)
@@ -169,6 +235,63 @@ class GraphQLApp(GraphQL[Context, None]):
             return error_response(str(exc), "REQUEST_TIMEOUT", 503)
         except ValueError:  # a body that is not JSON (Strawberry lets some through)
             return error_response("The request body is not valid JSON.", "BAD_REQUEST", 400)
+
+    async def answer_query(self, request: Request, body: bytes) -> Response | None:
+        """A valid query sent as a JSON POST, answered on graphql-core directly; None for
+        anything else, which Strawberry's view answers."""
+        headers = request.headers
+        if request.method != "POST" or "application/json" not in headers.get("content-type", ""):
+            return None
+        accept = headers.get("accept", "")
+        if any(stream in accept for stream in STREAM_TYPES):
+            return None
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return None
+        if not isinstance(data, dict):
+            return None
+        query, variables = data.get("query"), data.get("variables")
+        name, extensions = data.get("operationName"), data.get("extensions")
+        if not (
+            isinstance(query, str)
+            and isinstance(variables, dict | None)
+            and isinstance(name, str | None)
+            and isinstance(extensions, dict | None)
+        ):
+            return None
+        if variables and nul_path(variables, "$") is not None:
+            return None
+        sub_response = await self.get_sub_response(request)
+        context = await self.get_context(request, sub_response)
+        document = self.documents.valid(query, context.validation_rules)
+        if document is None:
+            return None
+        operation = get_operation_ast(document, name)
+        if operation is None or operation.operation is not GraphQLOperationType.QUERY:
+            return None
+        context.operation_type = OperationType.QUERY
+
+        async def run() -> ExecutionResult:
+            result = execute(
+                schema._schema,
+                document,
+                context_value=context,
+                variable_values=variables,
+                operation_name=name,
+                executor_class=CompiledExecutionContext,
+                is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
+                operation_extensions=extensions,
+            )
+            return await result if isawaitable(result) else result
+
+        result = await self.within_budget(context, run)
+        if result.errors:
+            schema.process_errors(result.errors)
+            result.errors = client_errors(result.errors)
+        name_request(name or "query", result.errors)
+        processed = await self.process_result(request, result)
+        return self.create_response(processed, sub_response)
 
     async def limit(self, request: HTTPConnection) -> Response | None:
         """Count this request against the rate limits; the refusal when one is used up."""
@@ -234,13 +357,17 @@ class GraphQLApp(GraphQL[Context, None]):
         return context
 
     async def execute_operation(self, *args: Any, **kwargs: Any) -> Any:
+        context: Context = kwargs["context"]
+        operation = super().execute_operation
+        return await self.within_budget(context, lambda: operation(*args, **kwargs))
+
+    async def within_budget(self, context: Context, run: Callable[[], Awaitable[T]]) -> T:
         """Run the operation; a query still running after the time budget is stopped (503).
 
         A mutation is never cut short: it may be between Stripe and the database, so it runs to
         the end, bounded by the Stripe timeouts. (A timer, not a task: it costs nothing unless
-        it fires.)
+        it fires.) One request holds at most SESSIONS_PER_REQUEST database sessions at once.
         """
-        context: Context = kwargs["context"]
         task = asyncio.current_task()
         assert task is not None
         expired = False
@@ -254,7 +381,7 @@ class GraphQLApp(GraphQL[Context, None]):
         timer = asyncio.get_running_loop().call_later(self.timeout, expire)
         try:
             with sessions_per_request(SESSIONS_PER_REQUEST):
-                return await super().execute_operation(*args, **kwargs)
+                return await run()
         except asyncio.CancelledError:
             if not expired:
                 raise

@@ -99,6 +99,27 @@ _LOOKUP_COLUMNS = {
 }
 
 
+def _lookup_statement(lookup: str, *, many: bool) -> Select[Any]:
+    column = _LOOKUP_COLUMNS[lookup]
+    condition = (
+        column.in_(bindparam("values", expanding=True)) if many else (column == bindparam("value"))
+    )
+    query = _SHOWN.where(condition)
+    if lookup == BY_ORDER:
+        query = query.where(Payment.kind == PaymentKind.ESCROW).order_by(
+            Payment.created_at.desc(), Payment.id.desc()
+        )
+    return query
+
+
+# Built once: a statement built per call costs its construction and its cache key each time.
+_LOOKUPS = {
+    (lookup, many): _lookup_statement(lookup, many=many)
+    for lookup in _LOOKUP_COLUMNS
+    for many in (False, True)
+}
+
+
 async def find_many(
     connection: Reader, keys: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], PaymentRecord]:
@@ -109,15 +130,14 @@ async def find_many(
         wanted.setdefault(lookup, set()).add(value)
     found: dict[tuple[str, str], PaymentRecord] = {}
     for lookup, values in wanted.items():
-        column = _LOOKUP_COLUMNS[lookup]
-        query = _SHOWN.where(column.in_(sorted(values)))
-        if lookup == BY_ORDER:
-            query = query.where(Payment.kind == PaymentKind.ESCROW).order_by(
-                Payment.created_at.desc(), Payment.id.desc()
-            )
-        for row in (await connection.execute(query)).all():
-            record = cast(PaymentRecord, row)
-            found.setdefault((lookup, getattr(record, column.key)), record)
+        key = _LOOKUP_COLUMNS[lookup].key
+        params: dict[str, Any]
+        if len(values) == 1:
+            query, params = _LOOKUPS[lookup, False], {"value": next(iter(values))}
+        else:
+            query, params = _LOOKUPS[lookup, True], {"values": sorted(values)}
+        for row in (await connection.execute(query, params)).all():
+            found.setdefault((lookup, row._mapping[key]), cast(PaymentRecord, row))
     return found
 
 

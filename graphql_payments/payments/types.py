@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import strawberry
+from sqlalchemy.engine import Row, RowMapping
 
 from graphql_payments.graphql.context import Info
 from graphql_payments.graphql.types import Money
@@ -18,6 +20,24 @@ strawberry.enum(PaymentStatus, description="Where a payment is in its kind's sta
 
 def _money(amount: int | None, currency: str) -> Money | None:
     return None if amount is None else Money.of(amount, currency)
+
+
+class _Attributes:
+    """An ORM object's attributes read by name, like a Core row's `_mapping`."""
+
+    __slots__ = ("record",)
+
+    def __init__(self, record: object) -> None:
+        self.record = record
+
+    def __getitem__(self, name: str) -> Any:
+        return getattr(self.record, name)
+
+
+def columns(record: models.PaymentRecord) -> RowMapping | _Attributes:
+    """The record's columns by name. A Core row's attributes cost a failed lookup each
+    (about 0.75 us); its mapping answers in a sixth of that, which matters on a page of 100."""
+    return record._mapping if isinstance(record, Row) else _Attributes(record)
 
 
 @strawberry.type(description="A payment of any kind, as our records hold it.")
@@ -79,35 +99,37 @@ class Payment:
 
     @classmethod
     def of(cls, payment: models.PaymentRecord) -> Payment:
+        p = columns(payment)
+        currency = p["currency"]
         return cls(
-            id=strawberry.ID(payment.id),
-            user_id=payment.user_id,
-            kind=payment.kind,
-            status=payment.status,
-            amount=Money.of(payment.amount, payment.currency),
-            refunded_amount=Money.of(payment.refunded_amount, payment.currency),
-            credits=payment.credits,
-            package_id=payment.package_id,
-            description=payment.description,
-            failure_code=payment.failure_code,
-            decline_code=payment.decline_code,
-            failure_message=payment.failure_message,
-            stripe_payment_intent_id=payment.stripe_payment_intent_id,
-            stripe_checkout_session_id=payment.stripe_checkout_session_id,
-            receipt_url=payment.receipt_url,
-            next_action_url=payment.next_action_url,
-            client_secret=payment.client_secret,
-            autopay_id=payment.autopay_id,
-            order_id=payment.order_id,
-            runner_id=payment.runner_id,
-            captured_amount=_money(payment.captured_amount, payment.currency),
-            platform_fee=_money(payment.platform_fee, payment.currency),
-            transfer_id=payment.transfer_id,
-            transferred_amount=_money(payment.transferred_amount, payment.currency),
-            transfer_reversed_amount=Money.of(payment.transfer_reversed_amount, payment.currency),
-            hold_expires_at=payment.hold_expires_at,
-            created_at=payment.created_at,
-            updated_at=payment.updated_at,
+            id=strawberry.ID(p["id"]),
+            user_id=p["user_id"],
+            kind=p["kind"],
+            status=p["status"],
+            amount=Money.of(p["amount"], currency),
+            refunded_amount=Money.of(p["refunded_amount"], currency),
+            credits=p["credits"],
+            package_id=p["package_id"],
+            description=p["description"],
+            failure_code=p["failure_code"],
+            decline_code=p["decline_code"],
+            failure_message=p["failure_message"],
+            stripe_payment_intent_id=p["stripe_payment_intent_id"],
+            stripe_checkout_session_id=p["stripe_checkout_session_id"],
+            receipt_url=p["receipt_url"],
+            next_action_url=p["next_action_url"],
+            client_secret=p["client_secret"],
+            autopay_id=p["autopay_id"],
+            order_id=p["order_id"],
+            runner_id=p["runner_id"],
+            captured_amount=_money(p["captured_amount"], currency),
+            platform_fee=_money(p["platform_fee"], currency),
+            transfer_id=p["transfer_id"],
+            transferred_amount=_money(p["transferred_amount"], currency),
+            transfer_reversed_amount=Money.of(p["transfer_reversed_amount"], currency),
+            hold_expires_at=p["hold_expires_at"],
+            created_at=p["created_at"],
+            updated_at=p["updated_at"],
         )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from graphql_payments.app import create_app
 from graphql_payments.config import Settings
@@ -37,7 +38,12 @@ def app_client(settings: Settings) -> AppClient:
     return client
 
 
+def app_of(http: httpx.AsyncClient) -> Starlette:
+    """The app an `app_client` client talks to."""
+    transport: httpx.ASGITransport = http._transport  # type: ignore[assignment]
+    return transport.app  # type: ignore[return-value]
+
+
 def services_of(http: httpx.AsyncClient) -> Services:
     """The services of the app an `app_client` client talks to."""
-    transport: httpx.ASGITransport = http._transport  # type: ignore[assignment]
-    return transport.app.state.services  # type: ignore[attr-defined,no-any-return]
+    return app_of(http).state.services  # type: ignore[no-any-return]

@@ -5,16 +5,15 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
-from strawberry.extensions.validation_cache import _get_validate_cache
+from starlette.applications import Starlette
 
 from graphql_payments.db import sessions_per_request
-from graphql_payments.graphql.view import SESSIONS_PER_REQUEST
+from graphql_payments.graphql.view import SESSIONS_PER_REQUEST, Documents
 from graphql_payments.services import Services
 from tests.helpers import PAYMENT_STATUS, GraphQLClient, as_admin, as_user, checkout, error_codes
-from tests.security.conftest import AppClient, services_of
+from tests.security.conftest import AppClient, app_of, services_of
 
 HISTORY_WITH_NESTED_LISTS = """
   paymentHistory(first: 100) {
@@ -190,22 +189,23 @@ async def test_a_query_over_its_time_budget_is_stopped(app_client: AppClient) ->
     assert error_codes(response.json()) == ["REQUEST_TIMEOUT"]
 
 
-async def test_the_cost_rule_keeps_the_validation_cache(
-    app_client: AppClient, gql: GraphQLClient
+async def test_the_cost_rule_keeps_the_document_cache(
+    app: Starlette, app_client: AppClient, gql: GraphQLClient
 ) -> None:
     # given: a query no other test sends, on two apps with different limits
     query = f"query CacheProbe{uuid.uuid4().hex} {{ creditPackages {{ id name }} }}"
-    cache: Any = _get_validate_cache(1000)
-    before = cache.cache_info()
+    documents: Documents = app.state.graphql.documents
+    before = (documents.hits, documents.misses)
 
     # when
     for _ in range(3):
         await gql(query)
     async with app_client(max_query_cost=7) as http:
+        other: Documents = app_of(http).state.graphql.documents
         for _ in range(2):
-            await http.post("/graphql", json={"query": query})
-    after = cache.cache_info()
+            response = await http.post("/graphql", json={"query": query})
+            assert error_codes(response.json()) == ["QUERY_TOO_COMPLEX"]
 
-    # then: validated once per limit, served from the cache otherwise
-    assert after.misses - before.misses == 2
-    assert after.hits - before.hits == 3
+    # then: parsed and validated once per app (per limit), served from the cache otherwise
+    assert (documents.hits - before[0], documents.misses - before[1]) == (2, 1)
+    assert (other.hits, other.misses) == (1, 1)

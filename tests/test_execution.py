@@ -1,0 +1,124 @@
+"""Compiled completion answers exactly as graphql-core does, and is used where it applies."""
+
+from __future__ import annotations
+
+import asyncio
+from inspect import isawaitable
+from typing import Any
+
+import pytest
+import strawberry
+from graphql import ExecutionResult, execute, parse
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from graphql_payments.graphql import execution
+from graphql_payments.graphql.execution import CompiledExecutionContext
+
+
+@strawberry.type
+class Amount:
+    value: int
+    currency: str
+
+    @strawberry.field
+    def shown(self) -> str:
+        return f"{self.value} {self.currency}"
+
+    @strawberry.field
+    def broken(self) -> str:
+        raise ValueError("no")
+
+
+@strawberry.type
+class Item:
+    id: strawberry.ID
+    name: str | None
+    price: Amount
+    tags: list[str]
+    maybe: Amount | None
+    required: str
+
+    @strawberry.field
+    async def later(self) -> int:
+        return 7
+
+
+@strawberry.type
+class Other:
+    note: str
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def items(self) -> list[Item]:
+        return [
+            Item(
+                id=strawberry.ID(str(n)),
+                name=None if n == 1 else f"item {n}",
+                price=Amount(value=100 * n, currency="EUR"),
+                tags=["a", "b"][: n % 3],
+                maybe=Amount(value=n, currency="JPY") if n % 2 else None,
+                required="x" if n != 2 else None,  # type: ignore[arg-type]
+            )
+            for n in range(4)
+        ]
+
+    @strawberry.field
+    def either(self) -> Item | Other:
+        return Other(note="other")
+
+
+schema = strawberry.Schema(query=Query)
+
+QUERIES = {
+    "plain": "{ items { id name price { value currency shown } tags maybe { value } } }",
+    "aliases and typename": "{ items { key: id __typename p: price { __typename v: value } } }",
+    "fragments": """
+        query { items { ...Fields price { ... on Amount { currency } } } }
+        fragment Fields on Item { id name }
+    """,
+    "non-null violated": "{ items { id required } }",
+    "raising resolver": "{ items { price { broken } } }",
+    "async resolver": "{ items { id later } }",
+    "merged fields": "{ items { price { value } price { currency } } }",
+    "directives": "query($yes: Boolean!) { items { id name @include(if: $yes) } }",
+    "union": "{ either { __typename ... on Other { note } ... on Item { id } } }",
+}
+
+
+def _run(query: str, executor: type[Any]) -> ExecutionResult:
+    document = parse(query)
+
+    async def run() -> ExecutionResult:
+        result = execute(
+            schema._schema,
+            document,
+            variable_values={"yes": True},
+            executor_class=executor,
+        )
+        return await result if isawaitable(result) else result
+
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize("name", QUERIES)
+def test_compiled_completion_answers_as_graphql_core(name: str) -> None:
+    query = QUERIES[name]
+    expected = _run(query, StrawberryGraphQLCoreExecutionContext)
+    found = _run(query, CompiledExecutionContext)
+    assert found.data == expected.data
+    assert [e.formatted for e in found.errors or []] == [e.formatted for e in expected.errors or []]
+
+
+def test_plain_selections_are_compiled_and_others_are_not() -> None:
+    execution._plans.clear()
+    _run(QUERIES["plain"], CompiledExecutionContext)
+    _run(QUERIES["async resolver"], CompiledExecutionContext)
+    _run(QUERIES["merged fields"], CompiledExecutionContext)
+    compiled: dict[str, list[bool]] = {}
+    for (type_name, _), (_, plan) in execution._plans.items():
+        compiled.setdefault(type_name, []).append(plan is not None)
+    # the plain query: one plan for Item (covering price and maybe); the async resolver and
+    # the field selected twice keep graphql-core's way
+    assert compiled["Item"] == [True, False, False]

@@ -1,0 +1,71 @@
+"""A query sent as a JSON POST takes the view's short way (cached document, graphql-core
+directly); the same query over GET takes Strawberry's. Both must answer byte for byte alike,
+errors included."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from graphql_payments.graphql.view import Documents
+from graphql_payments.sandbox import Sandbox
+from tests.helpers import GraphQLClient, as_admin, as_user
+from tests.refunds.flows import buy, refund
+
+HISTORY = """
+query($first: Int, $after: String) {
+  paymentHistory(first: $first, after: $after) {
+    totalCount pageInfo { hasNextPage endCursor }
+    edges { cursor node { id status kind amount { amount currency formatted }
+                          refundedAmount { amount } refunds { id status amount { amount } }
+                          createdAt } }
+  }
+}
+"""
+CASES: list[tuple[str, str, dict[str, Any], dict[str, str]]] = [
+    ("a page with refunds", HISTORY, {"first": 2}, as_user("alice")),
+    ("packages, anonymous", "{ creditPackages { id price { formatted } } }", {}, {}),
+    ("a bad cursor", HISTORY, {"after": "not-a-cursor"}, as_user("alice")),
+    ("a variable of the wrong type", HISTORY, {"first": "two"}, as_user("alice")),
+    ("an admin field asked by a user", "{ failedPayments { totalCount } }", {}, as_user("alice")),
+    ("an admin field asked by an admin", "{ failedPayments { totalCount } }", {}, as_admin()),
+    ("anonymous history", HISTORY, {}, {}),
+    ("bad credentials", "{ me { userId } }", {}, {"Authorization": "Bearer nope"}),
+    ("a null for a required variable", "query($id: ID!) { paymentStatus(id: $id) { id } }",
+     {"id": None}, as_user("alice")),
+]  # fmt: skip
+
+
+@pytest.fixture
+async def bought(gql: GraphQLClient, sandbox: Sandbox) -> None:
+    for n in range(3):
+        payment = await buy(gql, sandbox, user="alice", key=f"ways-{n}")
+        if n == 1:
+            await refund(gql, payment["id"], amount=100, key=f"ways-{n}")
+
+
+@pytest.mark.usefixtures("bought")
+@pytest.mark.parametrize("case", [case[0] for case in CASES])
+async def test_post_and_get_answer_alike(
+    case: str, http: httpx.AsyncClient, app: Starlette
+) -> None:
+    _, query, variables, headers = next(c for c in CASES if c[0] == case)
+    documents: Documents = app.state.graphql.documents
+    hits, misses = documents.hits, documents.misses
+    posted = await http.post(
+        "/graphql", json={"query": query, "variables": variables}, headers=headers
+    )
+    assert (documents.hits + documents.misses) - (hits + misses) == 1  # the short way was tried
+    params = {"query": query, "variables": json.dumps(variables)}
+    got = await http.get("/graphql", params=params, headers=headers)
+    assert documents.hits + documents.misses - (hits + misses) == 1  # GET is Strawberry's
+    assert (posted.status_code, posted.headers["content-type"]) == (
+        got.status_code,
+        got.headers["content-type"],
+    )
+    assert posted.json() == got.json()
+    assert posted.content == got.content
