@@ -18,8 +18,10 @@ Hot reads that only show rows (`paymentStatus`, `paymentHistory`, `me`, `/health
 SQLite those run on the event loop's own thread through the standard `sqlite3` driver: a
 primary-key or keyset read of a local file takes microseconds, far less than handing it to
 aiosqlite's thread and back, and with WAL a reader never waits for a lock. Those connections
-are `query_only`. Writes, and longer reads through `reading()`, stay on aiosqlite's threads, so
-waiting for the write lock never stalls the event loop.
+are `query_only`. The one write connection of a SQLite file runs on the loop's thread too
+(`inline_sqlite`: aiosqlite's interface without its thread), and waits for another process's
+write lock asynchronously, so that wait never stalls the event loop. Longer reads through
+`reading()` stay on aiosqlite's threads.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+from graphql_payments import inline_sqlite
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -161,27 +165,38 @@ def database_problem(exc: BaseException, url: str) -> str | None:
 
 
 SQLITE_READERS = 4  # reader connections kept open per process (more open when busy)
+LOCK_TIMEOUT = 30.0  # seconds a SQLite writer waits for another process's write lock
 SQLITE_EXTRA_READERS = 12
 POSTGRES_POOL_SIZE = 10
 
 
-def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
+def _sqlite_engine(url: str, *, immediate: bool, lock_timeout: float = LOCK_TIMEOUT) -> AsyncEngine:
     # One writer per process; readers pooled. Waiting for the writer may take a while
     # under a burst, so the pool timeout matches SQLite's own busy timeout.
     pool_size, overflow = (1, 0) if immediate else (SQLITE_READERS, SQLITE_EXTRA_READERS)
     pooling: dict[str, Any] = {}
     if ":memory:" not in url:  # an in-memory database lives in one shared connection
         pooling = {"pool_size": pool_size, "max_overflow": overflow, "pool_timeout": 30}
-    engine = create_async_engine(
-        url, connect_args={"timeout": 30, "isolation_level": None}, **pooling
-    )
+    path = sqlite_path(url)
+    if immediate and path is not None:
+        # The writer runs on the loop's thread (see `inline_sqlite`); its busy waits are
+        # asynchronous, so its own busy timeout is 0.
+        engine = create_async_engine(
+            url, async_creator=inline_sqlite.connect(str(path), timeout=lock_timeout), **pooling
+        )
+        busy_timeout = 0
+    else:
+        engine = create_async_engine(
+            url, connect_args={"timeout": lock_timeout, "isolation_level": None}, **pooling
+        )
+        busy_timeout = int(lock_timeout * 1000)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
@@ -271,11 +286,14 @@ class _InlineReader:
 class Database:
     """The engines and session factories of one database URL."""
 
-    def __init__(self, url: str, *, pool_size: int = POSTGRES_POOL_SIZE) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = POSTGRES_POOL_SIZE, lock_timeout: float = LOCK_TIMEOUT
+    ) -> None:
         self.url = url
         self.inline_engine: Engine | None = None
+        self.inline_writes = sqlite_path(url) is not None
         if is_sqlite(url):
-            self.engine = _sqlite_engine(url, immediate=True)
+            self.engine = _sqlite_engine(url, immediate=True, lock_timeout=lock_timeout)
             self.read_engine = _sqlite_engine(url, immediate=False)
             if ":memory:" not in url:
                 self.inline_engine = _inline_sqlite_engine(url)
@@ -296,8 +314,21 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One unit of work: committed when the block ends, rolled back when it raises."""
-        async with _slot(), self.sessionmaker.begin() as session:
-            yield session
+        if not self.inline_writes:
+            async with _slot(), self.sessionmaker.begin() as session:
+                yield session
+            return
+        # SQLAlchemy's `begin()` block commits and closes in a task of its own (so that a
+        # cancellation cannot cut them short): one more turn of the event loop, with the one
+        # write connection held, behind every other ready request. The inline writer's commit
+        # never yields to the loop, so nothing can cut it short: commit and close right here.
+        async with _slot():
+            session = self.sessionmaker()
+            try:
+                async with session.begin():
+                    yield session
+            finally:
+                await session.close()
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:

@@ -1,0 +1,94 @@
+"""The SQLite writer runs on the event loop's thread; waiting for another process's write lock
+must not stall the loop, and writes must land once."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import sqlite3
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from graphql_payments.db import Database, sqlite_path
+from graphql_payments.idempotency import IdempotencyKey
+
+pytestmark = pytest.mark.usefixtures("database_url")
+
+HOLD_SECONDS = 0.5
+HOLDER = """
+import sqlite3, sys, time
+connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+connection.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+connection.execute("COMMIT")
+"""
+
+
+@pytest.fixture
+def sqlite_file(database_url: str) -> Path:
+    path = sqlite_path(database_url)
+    if path is None:
+        pytest.skip("about the SQLite writer")
+    return path
+
+
+async def test_a_write_waits_for_another_process_without_stalling_the_loop(
+    sqlite_file: Path, database_url: str
+) -> None:
+    db = Database(database_url)
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", HOLDER, str(sqlite_file), str(HOLD_SECONDS),
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None
+        assert (await holder.stdout.readline()).strip() == b"locked"
+        ticks: list[float] = []
+
+        async def tick() -> None:
+            while True:
+                ticks.append(time.monotonic())
+                await asyncio.sleep(0.01)
+
+        ticker = asyncio.create_task(tick())
+        started = time.monotonic()
+        async with db.transaction() as session:
+            session.add(IdempotencyKey(scope="s", user_id="u", key="k", request_hash="h",
+                                       resource_id="r"))  # fmt: skip
+        waited = time.monotonic() - started
+        ticker.cancel()
+        # then: it waited for the other process's lock, and the loop kept running meanwhile
+        assert waited >= HOLD_SECONDS * 0.5
+        gaps = [b - a for a, b in itertools.pairwise(ticks)]
+        assert len(ticks) >= 10
+        assert max(gaps) < 0.2
+        async with db.reading() as session:
+            assert await session.get(IdempotencyKey, ("s", "u", "k")) is not None
+    finally:
+        await holder.wait()
+        await db.dispose()
+
+
+async def test_a_lock_held_past_the_timeout_fails_the_write(
+    sqlite_file: Path, database_url: str
+) -> None:
+    db = Database(database_url, lock_timeout=0.2)
+    holder = sqlite3.connect(sqlite_file, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(Exception, match="database is locked"):
+            async with db.transaction() as session:
+                session.add(IdempotencyKey(scope="s", user_id="u", key="late", request_hash="h",
+                                           resource_id="r"))  # fmt: skip
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        await db.dispose()
+    later = Database(database_url)
+    async with later.reading() as session:
+        assert await session.get(IdempotencyKey, ("s", "u", "late")) is None
+    await later.dispose()
