@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from inspect import isawaitable
 from typing import Any
 
@@ -122,3 +123,22 @@ def test_plain_selections_are_compiled_and_others_are_not() -> None:
     # the plain query: one plan for Item (covering price and maybe); the async resolver and
     # the field selected twice keep graphql-core's way
     assert compiled["Item"] == [True, False, False]
+
+
+def test_types_built_per_row_get_every_field() -> None:
+    # `build` skips the dataclass __init__ (and its defaults): `of` must give every field
+    from graphql_payments.db import utcnow
+    from graphql_payments.payments import models
+    from graphql_payments.payments.types import Payment
+
+    row = models.Payment(
+        id="pay_1", user_id="u", kind=models.PaymentKind.CREDIT_PURCHASE,
+        status=models.PaymentStatus.PENDING, amount=1000, currency="USD", refunded_amount=0,
+        transfer_reversed_amount=0, created_at=utcnow(), updated_at=utcnow(),
+    )  # fmt: skip
+    shown = Payment.of(row)
+    for field in dataclasses.fields(Payment):
+        if field.init:
+            getattr(shown, field.name)
+    assert shown.amount.amount == 1000
+    assert shown.amount.formatted() == "10.00 USD"

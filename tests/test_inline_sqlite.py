@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import shutil
 import sqlite3
 import sys
 import time
@@ -12,10 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from graphql_payments.db import Database, sqlite_path
+from graphql_payments.db import Database
 from graphql_payments.idempotency import IdempotencyKey
-
-pytestmark = pytest.mark.usefixtures("database_url")
 
 HOLD_SECONDS = 0.5
 HOLDER = """
@@ -29,11 +28,15 @@ connection.execute("COMMIT")
 
 
 @pytest.fixture
-def sqlite_file(database_url: str) -> Path:
-    path = sqlite_path(database_url)
-    if path is None:
-        pytest.skip("about the SQLite writer")
+def sqlite_file(tmp_path: Path, sqlite_template: Path) -> Path:
+    path = tmp_path / "payments.db"
+    shutil.copy(sqlite_template, path)
     return path
+
+
+@pytest.fixture
+def database_url(sqlite_file: Path) -> str:
+    return f"sqlite+aiosqlite:///{sqlite_file}"
 
 
 async def test_a_write_waits_for_another_process_without_stalling_the_loop(

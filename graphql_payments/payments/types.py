@@ -9,7 +9,7 @@ import strawberry
 from sqlalchemy.engine import Row, RowMapping
 
 from graphql_payments.graphql.context import Info
-from graphql_payments.graphql.types import Money
+from graphql_payments.graphql.types import Money, build
 from graphql_payments.payments import models
 from graphql_payments.payments.models import FailureSource, PaymentKind, PaymentStatus
 from graphql_payments.refunds.types import DisputeType, RefundType
@@ -101,7 +101,8 @@ class Payment:
     def of(cls, payment: models.PaymentRecord) -> Payment:
         p = columns(payment)
         currency = p["currency"]
-        return cls(
+        return build(
+            cls,
             id=strawberry.ID(p["id"]),
             user_id=p["user_id"],
             kind=p["kind"],

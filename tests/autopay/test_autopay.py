@@ -332,9 +332,10 @@ async def test_disabling_and_re_enabling(
     year = sandbox_now(sandbox).year + 1
     await set_autopay(gql, packageId="basic", dayOfMonth=10, idempotencyKey="e-1")
 
-    # when
+    # when: disabled over January's charge day (re-enabled the day after: on the day itself,
+    # the day counts and it would be charged at once)
     off = await set_autopay(gql, enabled=False, idempotencyKey="e-2")
-    await advance_to(services, _at(year, 1, 10, 1))
+    await advance_to(services, _at(year, 1, 11, 1))
 
     # then
     assert (off["autopay"]["enabled"], off["autopay"]["status"]) == (False, "DISABLED")

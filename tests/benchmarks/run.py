@@ -17,7 +17,10 @@ is processed, then checked to have credited exactly once); and, when a PostgreSQ
 
 The table of ratios with PASS or FAIL per goal is written to `<out>/bench.md` and
 `<out>/bench.json` and printed. `--smoke` runs everything briefly (seconds) to check that it
-works: CI uses it, and its numbers mean nothing.
+works: CI uses it, and its numbers mean nothing. The workers goal is measured everywhere but
+judged only on a machine with at least 4 CPUs: with fewer, two busy workers share their cores
+with wrk and PostgreSQL. BENCH_LOG_LEVEL=INFO keeps the servers' request and Stripe log lines
+(in the run's temporary folder) for finding where time goes.
 """
 
 from __future__ import annotations
@@ -54,6 +57,8 @@ SHARED_SECRET = "bench-shared-secret"
 JWT_SECRET = "bench-jwt-secret-with-enough-length-for-hs256"
 WEBHOOK_SECRET = "whsec_benchsecret"
 SERVER_CPU, LOAD_CPU = "0", "1"
+# Two server workers, wrk and PostgreSQL each need a core of their own for the scaling goal.
+WORKERS_CPUS = 4
 
 PAYMENT_STATUS = (
     "query($id: ID) { paymentStatus(id: $id) { id status amount { amount currency } createdAt } }"
@@ -353,7 +358,7 @@ def start_ours(
         PAYMENTS_DATABASE_URL=database_url,
         PAYMENTS_SHARED_SECRET=SHARED_SECRET,
         PAYMENTS_JWT_SECRET=JWT_SECRET,
-        PAYMENTS_LOG_LEVEL="WARNING",
+        PAYMENTS_LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
         PAYMENTS_WORKERS=str(workers),
         PAYMENTS_RATE_LIMITS="off",  # wrk is one client sending thousands of requests a second
         STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
@@ -780,11 +785,19 @@ def goals(
          "pass": ingest["events_per_second"] >= 500 and not ingest["problems"]
                  and ingest["non_200"] == 0},
     ]  # fmt: skip
+    cpus = os.cpu_count() or 1
     if workers is not None:
-        rows.append({"goal": "PostgreSQL: 2 workers >= 1.7x one",
-                     "measured": f"{workers['ratio']}x ({workers['one_worker_rps']} -> "
-                                 f"{workers['two_workers_rps']} req/s)",
-                     "pass": workers["ratio"] >= 1.7})  # fmt: skip
+        measured = (
+            f"{workers['ratio']}x ({workers['one_worker_rps']} -> "
+            f"{workers['two_workers_rps']} req/s)"
+        )
+        judged: bool | None = workers["ratio"] >= 1.7
+        if cpus < WORKERS_CPUS:
+            # Two busy workers, wrk and PostgreSQL on fewer cores cannot show the scaling.
+            measured += f"; not judged: it needs {WORKERS_CPUS} CPUs, this machine has {cpus}"
+            judged = None
+        rows.append({"goal": "PostgreSQL: 2 workers >= 1.7x one", "measured": measured,
+                     "pass": judged})  # fmt: skip
     else:
         rows.append({"goal": "PostgreSQL: 2 workers >= 1.7x one",
                      "measured": "not run (no PostgreSQL URL)", "pass": None})  # fmt: skip
