@@ -3,7 +3,8 @@
     python -m tests.benchmarks.run [--smoke] [--duration S] [--passes N] [--out DIR]
 
 Every app (the baselines of `tests/benchmarks/baselines.py` and the server itself) runs under
-uvicorn (uvloop, httptools, one process, no access log) pinned to CPU 0; wrk and this script
+uvicorn (httptools, one process, no access log; the baselines on uvloop, the server as `serve`
+runs it) pinned to CPU 0; wrk and this script
 run on CPU 1. All read the same seeded SQLite file. Runs are interleaved: each pass runs every
 case once in turn (`--runs` times), and the result of a case is the median of its runs, so a
 burst of load from elsewhere on the machine hits every case alike. Absolute numbers depend on
