@@ -289,7 +289,7 @@ class GraphQLApp(GraphQL[Context, None]):
         if result.errors:
             schema.process_errors(result.errors)
             result.errors = client_errors(result.errors)
-        name_request(name or "query", result.errors)
+        name_request(operation.name.value if operation.name else "query", result.errors)
         processed = await self.process_result(request, result)
         return self.create_response(processed, sub_response)
 

@@ -229,6 +229,7 @@ class TestMetrics:
         result = await checkout(gql, "alice")
         await sandbox.pay_checkout_session(result["sessionId"])
         await sandbox.webhooks.wait_idle()
+        await gql.data("query Packages { creditPackages { id } }")
         # when
         response = await http.get("/metrics")
         # then
@@ -236,6 +237,7 @@ class TestMetrics:
         assert response.headers["content-type"].startswith("text/plain")
         assert 'payments_payments{kind="CREDIT_PURCHASE",status="SUCCEEDED"} 1.0' in text
         assert 'payments_requests_total{operation="graphql:Checkout",outcome="ok"}' in text
+        assert 'payments_requests_total{operation="graphql:Packages",outcome="ok"}' in text
         assert 'payments_stripe_requests_total{endpoint="/v1/checkout/sessions"' in text
         assert "payments_webhook_backlog 0.0" in text
         assert 'payments_stuck{kind="refund"} 0.0' in text
