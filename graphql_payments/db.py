@@ -49,7 +49,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
-from graphql_payments import inline_sqlite
+from graphql_payments import inline_sqlite, turns
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -315,20 +315,22 @@ class Database:
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One unit of work: committed when the block ends, rolled back when it raises."""
         if not self.inline_writes:
-            async with _slot(), self.sessionmaker.begin() as session:
-                yield session
+            with turns.pinned():
+                async with _slot(), self.sessionmaker.begin() as session:
+                    yield session
             return
         # SQLAlchemy's `begin()` block commits and closes in a task of its own (so that a
         # cancellation cannot cut them short): one more turn of the event loop, with the one
         # write connection held, behind every other ready request. The inline writer's commit
         # never yields to the loop, so nothing can cut it short: commit and close right here.
-        async with _slot():
-            session = self.sessionmaker()
-            try:
-                async with session.begin():
-                    yield session
-            finally:
-                await session.close()
+        with turns.pinned():
+            async with _slot():
+                session = self.sessionmaker()
+                try:
+                    async with session.begin():
+                        yield session
+                finally:
+                    await session.close()
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 import stripe
 
-from graphql_payments import metrics
+from graphql_payments import metrics, turns
 
 log = logging.getLogger("graphql_payments.stripe")
 
@@ -54,9 +54,10 @@ class StripeHTTPClient(stripe.HTTPXClient):
         status = 0
         error: str | None = None
         try:
-            content, status, response_headers = await super().request_async(
-                method, url, headers, post_data
-            )
+            async with turns.waiting():
+                content, status, response_headers = await super().request_async(
+                    method, url, headers, post_data
+                )
             return content, status, response_headers
         except BaseException as exc:
             error = type(exc).__name__

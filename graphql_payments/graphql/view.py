@@ -23,7 +23,8 @@ executes it on the schema directly, and its errors get the same treatment as on 
 way (expected failures keep their code, others are masked, every error gets a code). Strawberry
 per-request layers cost more than the query itself: about 0.4 ms of a 1 ms `paymentStatus`.
 Everything else (mutations, GET, invalid documents, batches, streams, uploads) goes through
-Strawberry's view, so every error reads the same as before.
+Strawberry's view, so every error reads the same as before; on SQLite those requests take turns
+(`graphql_payments.turns`), so a burst of mutations cannot hold up `/health` and queries.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ from graphql_payments.graphql.schema import (
 )
 from graphql_payments.ratelimit import Exceeded, RateLimiter
 from graphql_payments.services import Services
+from graphql_payments.turns import Turns
 
 SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 MAX_QUOTE = 100
@@ -86,6 +88,8 @@ ALLOWED_METHODS = "GET, POST"
 SESSIONS_PER_REQUEST = 4
 # Valid documents kept parsed, per set of validation rules (as Strawberry's caches keep 1,000).
 MAX_DOCUMENTS = 1000
+# Requests on Strawberry's way that run their own work at once on SQLite (see `turns`).
+TURNS = 1
 STREAM_TYPES = ("multipart/mixed", "text/event-stream")
 T = TypeVar("T")
 
@@ -195,6 +199,10 @@ class GraphQLApp(GraphQL[Context, None]):
             cost if settings.introspection else (*cost, NoSchemaIntrospectionCustomRule)
         )
         self.documents = Documents()
+        # On SQLite, whose writes run on the loop's thread and never yield to it, mutations (and
+        # whatever else takes Strawberry's way) run one at a time, giving their turn back while
+        # they wait on Stripe (see `turns`). PostgreSQL's driver yields while it waits.
+        self.turns = Turns(TURNS) if services.db.inline_writes else None
 
     @property
     def graphql_ide_html(self) -> str:
@@ -227,7 +235,11 @@ class GraphQLApp(GraphQL[Context, None]):
             answered = await self.answer_query(request, body)
             if answered is not None:
                 return answered
-            return await self.run(Request(request.scope, _replay(body)))
+            replayed = Request(request.scope, _replay(body))
+            if self.turns is None:
+                return await self.run(replayed)
+            async with self.turns.turn():
+                return await self.run(replayed)
         except HTTPException as exc:
             headers = {"Allow": ALLOWED_METHODS} if exc.status_code == 405 else None
             return error_response(str(exc.reason), "BAD_REQUEST", exc.status_code, headers=headers)
