@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from graphql_payments import inline_sqlite
 from graphql_payments.db import Database
 from graphql_payments.idempotency import IdempotencyKey
 
@@ -43,6 +44,9 @@ async def test_a_write_waits_for_another_process_without_stalling_the_loop(
     sqlite_file: Path, database_url: str
 ) -> None:
     db = Database(database_url)
+    async with db.engine.connect() as connection:  # the writer runs on the loop's thread
+        raw = await connection.get_raw_connection()
+        assert isinstance(raw.driver_connection, inline_sqlite.Connection)
     holder = await asyncio.create_subprocess_exec(
         sys.executable, "-c", HOLDER, str(sqlite_file), str(HOLD_SECONDS),
         stdout=asyncio.subprocess.PIPE,

@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
 from inspect import isawaitable
 from typing import Any, TypeVar
 
@@ -235,11 +236,8 @@ class GraphQLApp(GraphQL[Context, None]):
             answered = await self.answer_query(request, body)
             if answered is not None:
                 return answered
-            replayed = Request(request.scope, _replay(body))
-            if self.turns is None:
-                return await self.run(replayed)
-            async with self.turns.turn():
-                return await self.run(replayed)
+            async with self.turns.turn() if self.turns is not None else nullcontext():
+                return await self.run(Request(request.scope, _replay(body)))
         except HTTPException as exc:
             headers = {"Allow": ALLOWED_METHODS} if exc.status_code == 405 else None
             return error_response(str(exc.reason), "BAD_REQUEST", exc.status_code, headers=headers)

@@ -109,7 +109,7 @@ def _lookup_statement(lookup: str, *, many: bool) -> Select[Any]:
         query = query.where(Payment.kind == PaymentKind.ESCROW).order_by(
             Payment.created_at.desc(), Payment.id.desc()
         )
-    return query
+    return query if many else query.limit(1)
 
 
 # Built once: a statement built per call costs its construction and its cache key each time.
@@ -214,17 +214,6 @@ async def failures(
     return rows[:first], len(rows) > first, count
 
 
-_READ_BY = {
-    "payment_id": _SHOWN.where(Payment.id == bindparam("key")),
-    "checkout_session_id": _SHOWN.where(Payment.stripe_checkout_session_id == bindparam("key")),
-    "order_id": _SHOWN.where(
-        Payment.order_id == bindparam("key"), Payment.kind == PaymentKind.ESCROW
-    )
-    .order_by(Payment.created_at.desc(), Payment.id.desc())
-    .limit(1),
-}
-
-
 async def read(
     connection: Reader,
     *,
@@ -236,13 +225,13 @@ async def read(
 
     The statements are built once: building one per call costs more than the read itself.
     """
-    for name, key in (
-        ("payment_id", payment_id),
-        ("checkout_session_id", checkout_session_id),
-        ("order_id", order_id),
+    for lookup, key in (
+        (BY_ID, payment_id),
+        (BY_CHECKOUT_SESSION, checkout_session_id),
+        (BY_ORDER, order_id),
     ):
         if key is not None:
-            row = (await connection.execute(_READ_BY[name], {"key": key})).first()
+            row = (await connection.execute(_LOOKUPS[lookup, False], {"value": key})).first()
             return cast(PaymentRecord, row)
     return None
 
