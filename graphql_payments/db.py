@@ -30,7 +30,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import socket
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -46,7 +46,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
 
 from graphql_payments import inline_sqlite, turns
@@ -93,6 +93,25 @@ def insert_for(session: AsyncSession, model: type[Base]) -> Any:
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(model)
     return sqlite.insert(model)
+
+
+class per_dialect:
+    """A statement built once per dialect by `build(insert)`, `insert` being the dialect's
+    INSERT with ON CONFLICT support, then executed with parameters on a connection. A statement
+    built per call costs its construction and its cache key every time: on a write path run
+    for every webhook and checkout, more than the SQL itself."""
+
+    def __init__(self, build: Callable[[Callable[[type[Base]], Any]], Any]) -> None:
+        self._build = build
+        self._built: dict[str, Any] = {}
+
+    def __call__(self, session: AsyncSession | Session) -> Any:
+        name = session.get_bind().dialect.name
+        statement = self._built.get(name)
+        if statement is None:
+            insert = postgresql.insert if name == "postgresql" else sqlite.insert
+            statement = self._built[name] = self._build(insert)
+        return statement
 
 
 def is_sqlite(url: str) -> bool:

@@ -1,17 +1,21 @@
-"""Migrations and data upkeep: the migrated schema matches the models on every backend, and
-idempotency keys expire."""
+"""Migrations and data upkeep: the migrated schema matches the models on every backend,
+idempotency keys expire, and write statements are built once per dialect."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.orm import Session
 
 from graphql_payments import idempotency
-from graphql_payments.db import utcnow
+from graphql_payments.db import per_dialect, utcnow
 from graphql_payments.idempotency import IdempotencyKey
 from graphql_payments.maintenance import purge
 from graphql_payments.migrations import current_revision, head_revision
@@ -50,3 +54,25 @@ async def test_idempotency_keys_expire_after_their_ttl(services: Services) -> No
     assert purged == 1
     async with services.db.reading() as session:
         assert await session.get(IdempotencyKey, ("s", "u", "new")) is not None
+
+
+def test_a_write_statement_is_built_once_per_dialect() -> None:
+    built: list[object] = []
+
+    @per_dialect
+    def claim(insert: Any) -> Any:
+        built.append(insert)
+        return insert(IdempotencyKey).on_conflict_do_nothing(
+            index_elements=["scope", "user_id", "key"]
+        )
+
+    on_sqlite = Session(bind=create_engine("sqlite://"))
+    on_postgres = Session(bind=create_async_engine("postgresql+asyncpg://u@h/d").sync_engine)
+    # when
+    statements = [claim(on_sqlite), claim(on_postgres), claim(on_sqlite), claim(on_postgres)]
+    # then: each dialect's INSERT ... ON CONFLICT, built once and reused
+    assert built == [sqlite.insert, postgresql.insert]
+    assert statements[0] is statements[2]
+    assert statements[1] is statements[3]
+    assert isinstance(statements[0], sqlite.Insert)
+    assert isinstance(statements[1], postgresql.Insert)

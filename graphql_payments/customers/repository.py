@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphql_payments.customers.models import Customer, SavedPaymentMethod
-from graphql_payments.db import insert_for, utcnow
+from graphql_payments.db import Reader, insert_for, utcnow
 from graphql_payments.gateway import StripePaymentMethod
 
+_CUSTOMER_ID = select(Customer.stripe_customer_id).where(Customer.user_id == bindparam("user_id"))
 
-async def stripe_customer_id(session: AsyncSession, user_id: str) -> str | None:
-    query = select(Customer.stripe_customer_id).where(Customer.user_id == user_id)
-    return (await session.execute(query)).scalar_one_or_none()
+
+async def stripe_customer_id(reader: Reader, user_id: str) -> str | None:
+    """The user's Stripe customer id (a session or a hot-read connection)."""
+    return (await reader.execute(_CUSTOMER_ID, {"user_id": user_id})).scalar_one_or_none()
 
 
 async def user_for_customer(session: AsyncSession, customer_id: str) -> str | None:

@@ -13,12 +13,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import insert, select, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from graphql_payments.db import utcnow
+from graphql_payments.db import per_dialect, utcnow
 from graphql_payments.events.catalogue import EventType
 from graphql_payments.events.models import (
     BROKER_SINK,
@@ -39,14 +38,18 @@ def timestamp(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-def _next_sequence(session: Session, subject: str) -> int:
-    dialect = session.get_bind().dialect.name
-    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(EventSequence)
-    stmt = stmt.values(subject=subject, last=1)
-    upsert = stmt.on_conflict_do_update(
+@per_dialect
+def _next_sequence(insert: Any) -> Any:
+    upsert = insert(EventSequence).values(subject=bindparam("subject"), last=1)
+    return upsert.on_conflict_do_update(
         index_elements=["subject"], set_={"last": EventSequence.last + 1}
     ).returning(EventSequence.last)
-    return int(session.connection().execute(upsert).scalar_one())
+
+
+_EVENT = insert(OutboxEvent).returning(OutboxEvent.position)
+_ENDPOINTS = select(WebhookEndpoint.id, WebhookEndpoint.events)
+_DELIVERY = insert(EventDelivery)
+_NOTIFY = text("SELECT pg_notify(:channel, :payload)")
 
 
 def append(
@@ -59,7 +62,8 @@ def append(
 ) -> str:
     """Write one event and its deliveries; returns the event id."""
     subject = payment_id or f"user:{user_id}"
-    sequence = _next_sequence(session, subject)
+    connection = session.connection()
+    sequence = int(connection.execute(_next_sequence(session), {"subject": subject}).scalar_one())
     now = utcnow()
     event_id = new_event_id()
     data = {
@@ -71,22 +75,18 @@ def append(
         "occurredAt": timestamp(now),
         **fields,
     }
-    connection = session.connection()
-    position = connection.execute(
-        insert(OutboxEvent)
-        .values(
-            id=event_id,
-            type=kind.value,
-            subject=subject,
-            sequence=sequence,
-            payment_id=payment_id,
-            user_id=user_id,
-            data=data,
-            created_at=now,
-        )
-        .returning(OutboxEvent.position)
-    ).scalar_one()
-    endpoints = connection.execute(select(WebhookEndpoint.id, WebhookEndpoint.events)).all()
+    row = {
+        "id": event_id,
+        "type": kind.value,
+        "subject": subject,
+        "sequence": sequence,
+        "payment_id": payment_id,
+        "user_id": user_id,
+        "data": data,
+        "created_at": now,
+    }
+    position = connection.execute(_EVENT, row).scalar_one()
+    endpoints = connection.execute(_ENDPOINTS).all()
     sinks: list[tuple[str, str | None]] = [
         (f"webhook:{eid}", eid) for eid, wanted in endpoints if not wanted or kind.value in wanted
     ]
@@ -94,7 +94,7 @@ def append(
         sinks.append((BROKER_SINK, None))
     if sinks:
         connection.execute(
-            insert(EventDelivery),
+            _DELIVERY,
             [
                 {
                     "event_position": position,
@@ -110,10 +110,7 @@ def append(
             ],
         )
     if session.get_bind().dialect.name == "postgresql":
-        connection.execute(
-            text("SELECT pg_notify(:channel, :payload)"),
-            {"channel": NOTIFY_CHANNEL, "payload": payment_id or ""},
-        )
+        connection.execute(_NOTIFY, {"channel": NOTIFY_CHANNEL, "payload": payment_id or ""})
     return event_id
 
 

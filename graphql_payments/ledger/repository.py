@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from graphql_payments.db import Reader, insert_for, utcnow
+from graphql_payments.db import Reader, per_dialect, utcnow
 from graphql_payments.events.catalogue import EventType
 from graphql_payments.events.outbox import record
 from graphql_payments.ledger.models import CreditBalance, CreditEntry, EntryReason
@@ -38,13 +39,11 @@ async def add_entry(
         "payment_id": payment_id,
         "reference": reference,
     }
-    statement = (
-        insert_for(session, CreditEntry)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["payment_id", "reason", "reference"])
-    )
-    result = await session.execute(statement)
-    if not result.rowcount:  # type: ignore[attr-defined]
+    # The changes that caused the entry (a payment's status) are announced first.
+    await session.flush()
+    connection = await session.connection()
+    result = await connection.execute(_entry_insert(session), values)
+    if not result.rowcount:
         return False
     await _move_balance(session, user_id, delta)
     await record(
@@ -75,15 +74,26 @@ async def withdraw(session: AsyncSession, entry: CreditEntry) -> None:
     await _move_balance(session, entry.user_id, -entry.delta)
 
 
+@per_dialect
+def _entry_insert(insert: Any) -> Any:
+    return insert(CreditEntry).on_conflict_do_nothing(
+        index_elements=["payment_id", "reason", "reference"]
+    )
+
+
+@per_dialect
+def _balance_upsert(insert: Any) -> Any:
+    upsert = insert(CreditBalance).values(user_id=bindparam("user_id"), balance=bindparam("delta"))
+    return upsert.on_conflict_do_update(
+        index_elements=["user_id"],
+        set_={"balance": CreditBalance.balance + upsert.excluded.balance},
+    )
+
+
 async def _move_balance(session: AsyncSession, user_id: str, delta: int) -> None:
     """Add `delta` to the user's balance row (created at `delta`), in the entry's transaction."""
-    upsert = insert_for(session, CreditBalance).values(user_id=user_id, balance=delta)
-    await session.execute(
-        upsert.on_conflict_do_update(
-            index_elements=["user_id"],
-            set_={"balance": CreditBalance.balance + upsert.excluded.balance},
-        )
-    )
+    connection = await session.connection()
+    await connection.execute(_balance_upsert(session), {"user_id": user_id, "delta": delta})
 
 
 async def balance(reader: Reader, user_id: str) -> int:

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from graphql_payments.db import insert_for
+from graphql_payments.db import per_dialect
 from graphql_payments.webhooks.models import EventStatus, WebhookEvent
+
+
+@per_dialect
+def _store(insert: Any) -> Any:
+    return insert(WebhookEvent).on_conflict_do_nothing(index_elements=["id"])
 
 
 async def store(
@@ -27,24 +33,21 @@ async def store(
 
     A stored event is claimed by the caller for `lease` (its first attempt), as `claim` would.
     """
-    result = await session.execute(
-        insert_for(session, WebhookEvent)
-        .values(
-            id=event_id,
-            type=type,
-            object_id=object_id,
-            livemode=livemode,
-            payload=payload,
-            status=EventStatus.PENDING,
-            attempts=1,
-            stripe_created_at=stripe_created_at,
-            received_at=now,
-            next_attempt_at=now,
-            locked_until=now + lease,
-        )
-        .on_conflict_do_nothing(index_elements=["id"])
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    row = {
+        "id": event_id,
+        "type": type,
+        "object_id": object_id,
+        "livemode": livemode,
+        "payload": payload,
+        "status": EventStatus.PENDING,
+        "attempts": 1,
+        "stripe_created_at": stripe_created_at,
+        "received_at": now,
+        "next_attempt_at": now,
+        "locked_until": now + lease,
+    }
+    result = await (await session.connection()).execute(_store(session), row)
+    return bool(result.rowcount)
 
 
 async def claim(
@@ -65,6 +68,19 @@ async def claim(
     return await session.get(WebhookEvent, event_id, populate_existing=True)
 
 
+_FINISH = (
+    update(WebhookEvent)
+    .where(WebhookEvent.id == bindparam("event_id"))
+    .values(
+        status=bindparam("new_status"),
+        locked_until=None,
+        last_error=bindparam("error"),
+        next_attempt_at=bindparam("retry_at"),
+        handled_at=bindparam("done_at"),
+    )
+)
+
+
 async def finish(
     session: AsyncSession,
     event_id: str,
@@ -74,11 +90,16 @@ async def finish(
     error: str | None = None,
     next_attempt_at: dt.datetime | None = None,
 ) -> None:
-    values: dict[str, object] = {"status": status, "locked_until": None, "last_error": error}
-    values["next_attempt_at"] = next_attempt_at
-    if status in (EventStatus.HANDLED, EventStatus.IGNORED):
-        values["handled_at"] = now
-    await session.execute(update(WebhookEvent).where(WebhookEvent.id == event_id).values(values))
+    """Record an attempt's outcome; a processed event (HANDLED or IGNORED) gets `handled_at`."""
+    done = status in (EventStatus.HANDLED, EventStatus.IGNORED)
+    params = {
+        "event_id": event_id,
+        "new_status": status,
+        "error": error,
+        "retry_at": next_attempt_at,
+        "done_at": now if done else None,
+    }
+    await (await session.connection()).execute(_FINISH, params)
 
 
 async def due(session: AsyncSession, *, now: dt.datetime, limit: int) -> list[str]:

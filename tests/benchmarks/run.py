@@ -612,24 +612,43 @@ def _event(i: int) -> dict[str, Any]:
     }
 
 
-async def _post_events(url: str, bodies: list[bytes], concurrency: int) -> list[int]:
-    queue: asyncio.Queue[bytes] = asyncio.Queue()
+def _deliveries(host: str, bodies: list[bytes]) -> list[bytes]:
+    """Each body as a whole signed HTTP/1.1 request, built before the clock starts."""
+    requests = []
     for body in bodies:
-        queue.put_nowait(body)
+        head = (
+            f"POST /webhooks/stripe HTTP/1.1\r\nHost: {host}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            f"Stripe-Signature: {sign_webhook(body.decode(), WEBHOOK_SECRET)}\r\n\r\n"
+        )
+        requests.append(head.encode() + body)
+    return requests
+
+
+async def _post_events(url: str, requests: list[bytes], concurrency: int) -> list[int]:
+    """Send the prebuilt requests over `concurrency` keep-alive connections: a client lean
+    enough (no HTTP library, no signing on the clock) that the server is what is measured."""
+    host, port = url.removeprefix("http://").split(":")
+    pending = iter(requests)
     statuses: list[int] = []
-    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
 
-        async def worker() -> None:
-            while not queue.empty():
-                body = queue.get_nowait()
-                headers = {
-                    "stripe-signature": sign_webhook(body.decode(), WEBHOOK_SECRET),
-                    "content-type": "application/json",
-                }
-                response = await client.post("/webhooks/stripe", content=body, headers=headers)
-                statuses.append(response.status_code)
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
+            for request in pending:
+                writer.write(request)
+                status_line = await reader.readline()
+                length = 0
+                while (line := await reader.readline()) not in (b"\r\n", b""):
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                await reader.readexactly(length)
+                statuses.append(int(status_line.split()[1]))
+        finally:
+            writer.close()
 
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(connection() for _ in range(concurrency)))
     return statuses
 
 
@@ -641,9 +660,10 @@ def ingest_scenario(config: Config, sqlite_path: Path, workdir: Path) -> dict[st
     n = config.ingest_events
     bodies = [json.dumps(_event(i)).encode() for i in range(n)]
     bodies = [body for pair in zip(bodies, bodies, strict=True) for body in pair]
+    requests = _deliveries(server.url.removeprefix("http://"), bodies)
     try:
         started = time.perf_counter()
-        statuses = asyncio.run(_post_events(server.url, bodies, concurrency=32))
+        statuses = asyncio.run(_post_events(server.url, requests, concurrency=32))
         accepted = time.perf_counter() - started
         handled = 0
         deadline = time.monotonic() + 600
