@@ -23,9 +23,14 @@ async def for_user(session: AsyncSession, user_id: str, *, lock: bool = False) -
 
 
 async def claim_row(session: AsyncSession, autopay_id: str) -> Autopay | None:
-    """The autopay, row-locked for this transaction; None when another process holds it
-    (PostgreSQL skips it: that process is charging it right now)."""
-    query = select(Autopay).where(Autopay.id == autopay_id).with_for_update(skip_locked=True)
+    """The autopay, row-locked for this transaction (None when there is none).
+
+    A check that holds the row already (another process's sweep, a nudge in this one) is
+    waited for, never skipped: it may have read the time before the clock moved and find
+    nothing due, while this one, at its own time, has a charge due. Claims are short (no
+    Stripe call inside) and this lock is the transaction's first, so the wait is brief and
+    cannot close a cycle of locks."""
+    query = select(Autopay).where(Autopay.id == autopay_id).with_for_update()
     return (await session.execute(query)).scalar_one_or_none()
 
 

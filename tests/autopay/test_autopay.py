@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from graphql_payments.app import create_app
+from graphql_payments.autopay import repository as autopay_repository
 from graphql_payments.config import Settings
 from graphql_payments.payments import repository as payments_repository
 from graphql_payments.sandbox import Sandbox
@@ -354,6 +355,27 @@ async def test_disabling_and_re_enabling(
     ] == "AutopaySuccess"
     reused = await set_autopay(gql, credits=400, dayOfMonth=10, idempotencyKey="e-3")
     assert reused["__typename"] == "IdempotencyError"
+
+
+async def test_a_sweep_waits_for_a_check_holding_the_autopay(
+    gql: GraphQLClient, http: httpx.AsyncClient, services: Services, sandbox: Sandbox
+) -> None:
+    # given: an autopay due on January 10th, its row held by another check (a nudge that read
+    # the time before the clock moved, or another process's sweep)
+    await save_card(gql, http, services)
+    year = sandbox_now(sandbox).year + 1
+    made = await set_autopay(gql, packageId="basic", dayOfMonth=10, idempotencyKey="w-1")
+    await settle(services)
+    async with services.db.transaction() as holder:
+        await autopay_repository.claim_row(holder, made["autopay"]["id"])
+        # when: the clock moves past the charge day while the row is held
+        moving = asyncio.create_task(advance_to(services, _at(year, 1, 10, 1)))
+        await asyncio.sleep(0.3)
+        # then: the sweep waits for the row instead of skipping it
+        assert not moving.done()
+    await moving
+    assert await balance(gql) == 100
+    assert len(await autopay_payments(gql)) == 1
 
 
 AUDIT = "{ auditLog { edges { node { action actorId actorRole input result } } } }"
