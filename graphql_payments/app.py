@@ -63,7 +63,8 @@ async def health(request: Request) -> JSONResponse:
         "stripe": "sandbox" if services.sandbox is not None else "stripe",
     }
     try:
-        await asyncio.wait_for(services.db.ping(), timeout=5)
+        async with asyncio.timeout(5):  # no task of its own: one turn of the loop less
+            await services.db.ping()
         body["database"] = "ok"
     except Exception as exc:
         log.warning("health check: database unavailable: %s", exc)

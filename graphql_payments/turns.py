@@ -51,6 +51,10 @@ class Turns:
         held = _Held(self._semaphore)
         await self._semaphore.acquire()
         held.held = True
+        # Handed the turn, let what is ready run first (a `/health` probe, a query): a queue
+        # of mutations passing the turn from one to the next otherwise keeps them waiting
+        # until the whole queue has had its turn.
+        await asyncio.sleep(0)
         token = _current.set(held)
         try:
             yield

@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from graphql_payments.cli import main
-from graphql_payments.gateway.http import StripeHTTPClient, stripe_client
+from graphql_payments.gateway.http import http_client, stripe_client
 from graphql_payments.graphql.schema import sdl
 from tests.conftest import POSTGRES_URL
 from tests.helpers import (
@@ -174,8 +174,8 @@ def sandbox_server() -> Iterator[str]:
 
 @pytest.mark.slow
 async def test_the_sandbox_runs_alone_as_a_stripe_stand_in(sandbox_server: str) -> None:
-    http_client = StripeHTTPClient(timeout=5)
-    client = stripe_client("sk_test_cli", api_base=sandbox_server, http_client=http_client)
+    http = http_client(timeout=5, transport=None)
+    client = stripe_client("sk_test_cli", api_base=sandbox_server, http=http)
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -192,7 +192,7 @@ async def test_the_sandbox_runs_alone_as_a_stripe_stand_in(sandbox_server: str) 
         fetched = await client.v1.customers.retrieve_async(customer.id)
         assert fetched.email == "a@example.com"
     finally:
-        await http_client.aclose()
+        await http.aclose()
 
 
 def test_autopay_run_sweeps_once_and_reports(

@@ -1,5 +1,6 @@
 """Turns: at most `size` requests run at once; a turn is given back while waiting on the
-network, except inside a database transaction."""
+network, except inside a database transaction; a request handed its turn lets ready work
+run first."""
 
 from __future__ import annotations
 
@@ -110,3 +111,24 @@ async def test_a_task_started_by_a_request_does_not_give_its_turn_away() -> None
         async with lane.turn():  # no turn was lost either
             pass
     assert others_ran_while_held == [False]
+
+
+async def test_a_request_handed_its_turn_lets_what_is_ready_run_first() -> None:
+    lane = Turns(1)
+    order: list[str] = []
+
+    async def mutation() -> None:
+        async with lane.turn():
+            order.append("mutation")
+
+    async def health() -> None:
+        order.append("health")
+
+    async with lane.turn():  # a mutation holds the turn; another waits for it
+        waiting = asyncio.create_task(mutation())
+        await asyncio.sleep(0)
+    # when: the turn passes to the waiting mutation just as a probe comes in
+    probe = asyncio.create_task(health())
+    await asyncio.gather(waiting, probe)
+    # then: the probe did not wait for the mutation's work
+    assert order == ["health", "mutation"]

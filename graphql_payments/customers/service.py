@@ -40,8 +40,8 @@ async def ensure_customer(db: Database, gateway: PaymentGateway, user_id: str) -
 
     Concurrent first calls send Stripe the same idempotency key, so they get the same customer.
     """
-    async with db.reading() as session:
-        existing = await repository.stripe_customer_id(session, user_id)
+    async with db.read() as connection:
+        existing = await repository.stripe_customer_id(connection, user_id)
     if existing is not None:
         return existing
     created = await gateway.create_customer(user_id=user_id, idempotency_key=f"customer-{user_id}")

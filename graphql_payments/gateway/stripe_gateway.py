@@ -21,7 +21,7 @@ from graphql_payments.errors import (
     StripeFailed,
     WebhookSignatureInvalid,
 )
-from graphql_payments.gateway.http import StripeHTTPClient, stripe_client
+from graphql_payments.gateway.http import StripeHTTP, http_client, stripe_client
 from graphql_payments.gateway.objects import (
     StripeAccount,
     StripeCheckoutSession,
@@ -84,10 +84,14 @@ class StripeGateway:
     """The Stripe operations services need, on one `stripe.StripeClient`."""
 
     def __init__(
-        self, client: stripe.StripeClient, *, http_client: StripeHTTPClient, deadline: float
+        self,
+        client: stripe.StripeClient,
+        *,
+        http: StripeHTTP,
+        deadline: float,
     ) -> None:
         self._client = client
-        self._http = http_client
+        self._http = http
         self._deadline = deadline
 
     @classmethod
@@ -101,18 +105,18 @@ class StripeGateway:
         max_network_retries: int = 1,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> StripeGateway:
-        http_client = StripeHTTPClient(timeout=timeout, transport=transport)
+        http = http_client(timeout=timeout, transport=transport)
         client = stripe_client(
             api_key,
             api_base=api_base,
             api_version=api_version,
             max_network_retries=max_network_retries,
-            http_client=http_client,
+            http=http,
         )
         # The whole call, retries included, ends within this many seconds whatever the
         # transport does (an in-process transport has no socket timeouts).
         deadline = timeout * (max_network_retries + 1) + 2.0 * max_network_retries
-        return cls(client, http_client=http_client, deadline=deadline)
+        return cls(client, http=http, deadline=deadline)
 
     async def aclose(self) -> None:
         await self._http.aclose()

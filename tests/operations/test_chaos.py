@@ -21,7 +21,7 @@ import pytest
 
 from graphql_payments.db import Database
 from graphql_payments.gateway import StripeGateway
-from graphql_payments.gateway.http import StripeHTTPClient, stripe_client
+from graphql_payments.gateway.http import http_client, stripe_client
 from graphql_payments.ledger import invariants
 from graphql_payments.operations.verify import verify_with_stripe
 from tests.escrow.flows import AUTHORIZE, RELEASE
@@ -175,8 +175,8 @@ async def test_a_server_killed_mid_burst_converges_on_stripe_after_a_restart(
 ) -> None:
     await _wait_up(f"{cluster.sandbox_url}/v1/balance", cluster.sandbox, cluster.log)
     await cluster.start_server()
-    stripe_http = StripeHTTPClient(timeout=10)
-    stripe = stripe_client(KEY, api_base=cluster.sandbox_url, http_client=stripe_http)
+    stripe_http = http_client(timeout=10, transport=None)
+    stripe = stripe_client(KEY, api_base=cluster.sandbox_url, http=stripe_http)
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(stripe_http.aclose)
         client = await stack.enter_async_context(

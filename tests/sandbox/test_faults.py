@@ -1,4 +1,5 @@
-"""Stripe down or slow: injected API failures and latency."""
+"""Stripe down or slow: injected API failures and latency, through the SDK in process and
+through the gateway over a socket."""
 
 from __future__ import annotations
 
@@ -9,8 +10,16 @@ import httpx
 import pytest
 import stripe
 
-from graphql_payments.gateway.http import stripe_client
+from graphql_payments.errors import StripeFailed
+from graphql_payments.gateway.http import (
+    StripeAIOHTTPClient,
+    StripeHTTPClient,
+    http_client,
+    stripe_client,
+)
+from graphql_payments.gateway.stripe_gateway import StripeGateway
 from graphql_payments.sandbox import Sandbox
+from tests.helpers import serving
 from tests.sandbox.helpers import client_for, stripe_error
 
 pytestmark = pytest.mark.anyio
@@ -98,3 +107,40 @@ async def test_api_latency_slows_calls(sandbox: Sandbox) -> None:
     # then
     assert slow >= 0.2
     assert fast < 0.2
+
+
+# -- through the gateway over a socket (aiohttp, as against Stripe itself) -----------------------
+
+
+async def test_over_the_network_the_sdk_sends_with_aiohttp(sandbox: Sandbox) -> None:
+    assert isinstance(http_client(timeout=1, transport=None), StripeAIOHTTPClient)
+    in_process = httpx.ASGITransport(app=sandbox.app)
+    assert isinstance(http_client(timeout=1, transport=in_process), StripeHTTPClient)
+
+
+async def test_the_gateway_over_a_socket_calls_retries_and_times_out(sandbox: Sandbox) -> None:
+    async with serving(sandbox.app) as url:
+        gateway = StripeGateway.create("sk_test_net", api_base=url, timeout=0.5)
+        try:
+            # a call, and one that succeeds on the SDK's retry after a 503
+            first = await gateway.create_customer(user_id="u1", idempotency_key="customer-u1")
+            sandbox.faults.fail_api(status=503, count=1)
+            second = await gateway.create_customer(user_id="u2", idempotency_key="customer-u2")
+            # Stripe down past the retry: a retryable failure
+            sandbox.faults.fail_api(status=503, count=2)
+            with pytest.raises(StripeFailed) as down:
+                await gateway.create_customer(user_id="u3", idempotency_key="customer-u3")
+            # Stripe slower than the timeout, retry included: a retryable failure, in bounded time
+            sandbox.faults.api_latency(2.0, count=2)
+            started = time.monotonic()
+            with pytest.raises(StripeFailed) as slow:
+                await gateway.create_customer(user_id="u4", idempotency_key="customer-u4")
+            waited = time.monotonic() - started
+        finally:
+            await gateway.aclose()
+    assert first.startswith("cus_")
+    assert second.startswith("cus_")
+    assert down.value.retryable
+    assert slow.value.retryable
+    assert waited < 4.0
+    assert {c["metadata"]["payments_user_id"] for c in sandbox.objects("customer")} >= {"u1", "u2"}
