@@ -105,7 +105,7 @@ class StripeGateway:
         max_network_retries: int = 1,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> StripeGateway:
-        http = http_client(timeout=timeout, transport=transport)
+        http = http_client(timeout=timeout, transport=transport, api_base=api_base)
         client = stripe_client(
             api_key,
             api_base=api_base,

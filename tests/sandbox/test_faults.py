@@ -14,6 +14,7 @@ from graphql_payments.errors import StripeFailed
 from graphql_payments.gateway.http import (
     StripeAIOHTTPClient,
     StripeHTTPClient,
+    env_proxy,
     http_client,
     stripe_client,
 )
@@ -116,6 +117,22 @@ async def test_over_the_network_the_sdk_sends_with_aiohttp(sandbox: Sandbox) -> 
     assert isinstance(http_client(timeout=1, transport=None), StripeAIOHTTPClient)
     in_process = httpx.ASGITransport(app=sandbox.app)
     assert isinstance(http_client(timeout=1, transport=in_process), StripeHTTPClient)
+
+
+def test_the_proxy_for_stripe_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    assert env_proxy(None) is None
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
+    assert env_proxy(None) == "http://proxy.internal:3128"  # api.stripe.com
+    assert env_proxy("http://127.0.0.1:12111") is None  # NO_PROXY covers it
+    sdk = http_client(timeout=1, transport=None)
+    assert isinstance(sdk, StripeAIOHTTPClient)
+    assert sdk._proxy == {
+        "http": "http://proxy.internal:3128",
+        "https": "http://proxy.internal:3128",
+    }
 
 
 async def test_the_gateway_over_a_socket_calls_retries_and_times_out(sandbox: Sandbox) -> None:
