@@ -19,7 +19,13 @@ from graphql_payments.ledger import repository as ledger
 from graphql_payments.ledger.models import CreditEntry
 from graphql_payments.money import exponent, format_amount
 from graphql_payments.payments import repository as payments
-from graphql_payments.payments.models import Payment, PaymentKind, PaymentStatus, new_payment_id
+from graphql_payments.payments.models import (
+    Payment,
+    PaymentKind,
+    PaymentRecord,
+    PaymentStatus,
+    new_payment_id,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +68,7 @@ ConsumptionListener = Callable[[str], None]
 
 @dataclass(frozen=True, slots=True)
 class CheckoutOutcome:
-    payment: Payment
+    payment: PaymentRecord
     checkout_url: str
     session_id: str
 
@@ -178,13 +184,16 @@ class CreditService:
             idempotency_key=f"checkout-{payment.id}",
         )
         async with self.db.transaction() as session:
-            stored = await payments.lock(session, payment.id)
-            if stored.stripe_checkout_session_id is None:
-                stored.stripe_checkout_session_id = checkout.id
-            stored.checkout_url = stored.checkout_url or checkout.url
-            stored.stripe_customer_id = stored.stripe_customer_id or customer_id
-            await session.flush()
-        return CheckoutOutcome(stored, stored.checkout_url or "", stored.stripe_checkout_session_id)
+            stored = await payments.attach_checkout(
+                session,
+                payment.id,
+                session_id=checkout.id,
+                url=checkout.url,
+                customer_id=customer_id,
+            )
+        return CheckoutOutcome(
+            stored, stored.checkout_url or "", stored.stripe_checkout_session_id or checkout.id
+        )
 
     async def _payment_for_key(
         self, keyed: idempotency.Request, user_id: str, quote: Quote

@@ -8,7 +8,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import BindParameter, ColumnElement, Select, and_, bindparam, func, or_, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphql_payments import validation
@@ -52,6 +62,44 @@ async def lock(session: AsyncSession, payment_id: str) -> Payment:
     if payment is None:
         raise PaymentNotFound(f"No payment {validation.quote(payment_id)}.")
     return payment
+
+
+_ATTACH_CHECKOUT = (
+    update(Payment)
+    .where(Payment.id == bindparam("payment_id"))
+    .values(
+        stripe_checkout_session_id=func.coalesce(
+            Payment.stripe_checkout_session_id, bindparam("session_id")
+        ),
+        checkout_url=func.coalesce(Payment.checkout_url, bindparam("url")),
+        stripe_customer_id=func.coalesce(Payment.stripe_customer_id, bindparam("customer_id")),
+        version=Payment.version + 1,
+    )
+    .returning(*(Payment.__table__.c[name] for name in SHOWN_COLUMNS))
+)
+
+
+async def attach_checkout(
+    session: AsyncSession,
+    payment_id: str,
+    *,
+    session_id: str,
+    url: str | None,
+    customer_id: str,
+) -> PaymentRecord:
+    """Link the payment to its Checkout Session and customer, keeping any link it has already
+    (a concurrent retry's): one statement, no ORM load or flush. No status moves, so there is
+    no event to record."""
+    params = {
+        "payment_id": payment_id,
+        "session_id": session_id,
+        "url": url,
+        "customer_id": customer_id,
+    }
+    row = (await (await session.connection()).execute(_ATTACH_CHECKOUT, params)).one_or_none()
+    if row is None:
+        raise PaymentNotFound(f"No payment {validation.quote(payment_id)}.")
+    return cast(PaymentRecord, row)
 
 
 async def get_by_checkout_session(
