@@ -1,7 +1,8 @@
 """The webhook inbox: verify, store once, process with bounded retries.
 
 `receive` verifies the signature on the raw body and stores the event under its Stripe id (a
-duplicate delivery stores nothing), already claimed with a lease by the delivery that stored
+duplicate delivery stores nothing; one of an event this process stored is answered from memory,
+without a write transaction), already claimed with a lease by the delivery that stored
 it: that one applies it right after answering (`process_received`), with no second write to
 claim it. `process` claims a stored event with a lease, so two workers or two server processes
 never apply it at once, runs its handler and records the outcome; `process_due` picks up events
@@ -29,6 +30,9 @@ log = logging.getLogger(__name__)
 
 LEASE = dt.timedelta(seconds=60)
 MAX_BACKOFF = dt.timedelta(minutes=10)
+# Event ids this process knows are stored, the newest kept: Stripe delivers an event again when
+# our answer is slow or lost, usually within minutes.
+REMEMBERED = 10_000
 
 
 def _storable(value: object, length: int) -> bool:
@@ -60,6 +64,7 @@ class WebhookInbox:
         self.db = db
         self.settings = settings
         self.handlers = handlers
+        self._stored: dict[str, None] = {}  # insertion-ordered: the oldest goes first
 
     async def receive(
         self, payload: bytes, signature: str | None
@@ -90,6 +95,8 @@ class WebhookInbox:
         to be processed now, claimed by this call for `LEASE`). An event whose fields do not fit
         is stored FAILED with the reason."""
         event_id = event["id"]
+        if event_id in self._stored:
+            return False, False  # a repeated delivery of an event stored here: no write at all
         obj = event["data"]["object"]
         event_type, object_id = event["type"], obj.get("id")
         problems = []
@@ -121,7 +128,14 @@ class WebhookInbox:
                     now=now,
                     error="Not processed: " + "; ".join(problems) + ".",
                 )
+        self._remember(event_id)
         return stored, stored and not problems
+
+    def _remember(self, event_id: str) -> None:
+        """Keep the id of an event known to be stored (committed), the newest `REMEMBERED`."""
+        self._stored[event_id] = None
+        if len(self._stored) > REMEMBERED:
+            del self._stored[next(iter(self._stored))]
 
     async def ingest(self, event: dict[str, Any]) -> EventStatus | None:
         """Feed an event fetched from Stripe's API (no signature: our key fetched it) into the

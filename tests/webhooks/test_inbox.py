@@ -17,6 +17,7 @@ from graphql_payments.db import utcnow
 from graphql_payments.gateway import PAYMENT_ID_KEY
 from graphql_payments.services import Services
 from graphql_payments.webhooks.models import EventStatus, WebhookEvent
+from graphql_payments.webhooks.service import WebhookInbox
 from tests.helpers import WEBHOOK_SECRET, signed
 
 
@@ -132,6 +133,23 @@ async def test_concurrent_duplicates_are_stored_once(
     async with services.db.reading() as session:
         count = await session.scalar(select(func.count()).select_from(WebhookEvent))
     assert count == 1
+
+
+async def test_a_repeated_delivery_is_answered_from_memory_and_found_anew_elsewhere(
+    http: httpx.AsyncClient, services: Services
+) -> None:
+    # given: an event stored by this process
+    body, headers = signed(event("evt_again"))
+    first = await http.post("/webhooks/stripe", content=body, headers=headers)
+    # when: delivered again, and stored-state asked of another process's inbox
+    again = await http.post("/webhooks/stripe", content=body, headers=headers)
+    elsewhere = WebhookInbox(services.db, services.settings, services.inbox.handlers)
+    stored_there, _ = await elsewhere.store_event(event("evt_again"))
+    # then: stored once; the repeat needed no write, the other inbox found it in the database
+    assert (first.json()["duplicate"], again.json()["duplicate"]) == (False, True)
+    assert stored_there is False
+    assert "evt_again" in services.inbox._stored
+    assert len(await stored(services)) == 1
 
 
 async def test_an_event_for_a_payment_that_never_appears_gives_up_after_bounded_retries(
