@@ -12,8 +12,9 @@ the machine; the ratios between cases are the result.
 
 Then three scenarios: 64 concurrent `checkout` mutations while Stripe (the sandbox, run apart
 on CPU 1) answers every call 200 ms late, with `/health` probed during the burst; webhook
-ingest (signed `checkout.session.completed` events, each sent twice, counted until every one
-is processed, then checked to have credited exactly once); and, when a PostgreSQL URL is given
+ingest (signed `checkout.session.completed` events, each sent twice by a lean client whose
+requests are built before the clock starts, counted until every one is processed, then checked
+to have credited exactly once); and, when a PostgreSQL URL is given
 (`--postgres` or PAYMENTS_TEST_POSTGRES_URL), `serve --workers 2` against `--workers 1`.
 
 The table of ratios with PASS or FAIL per goal is written to `<out>/bench.md` and
