@@ -38,7 +38,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import DateTime, Executable, MetaData, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Dialect, Engine, Result, make_url
+from sqlalchemy.engine import Connection, CursorResult, Dialect, Engine, Result, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -88,11 +88,14 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value.replace(tzinfo=dt.UTC)
 
 
+def _dialect_insert(session: AsyncSession | Session) -> Callable[[type[Base]], Any]:
+    """The dialect's INSERT, with ON CONFLICT support (SQLite and PostgreSQL share the API)."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
 def insert_for(session: AsyncSession, model: type[Base]) -> Any:
-    """An INSERT with the dialect's ON CONFLICT support (SQLite and PostgreSQL share the API)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(model)
-    return sqlite.insert(model)
+    """An INSERT with the dialect's ON CONFLICT support."""
+    return _dialect_insert(session)(model)
 
 
 class per_dialect:
@@ -109,9 +112,17 @@ class per_dialect:
         name = session.get_bind().dialect.name
         statement = self._built.get(name)
         if statement is None:
-            insert = postgresql.insert if name == "postgresql" else sqlite.insert
-            statement = self._built[name] = self._build(insert)
+            statement = self._built[name] = self._build(_dialect_insert(session))
         return statement
+
+
+async def execute_core(
+    session: AsyncSession, statement: Executable, parameters: Mapping[str, Any]
+) -> CursorResult[Any]:
+    """A prebuilt Core statement on the session's connection, in its transaction: none of the
+    ORM's statement handling, and no autoflush (flush first when pending ORM changes must come
+    before it)."""
+    return await (await session.connection()).execute(statement, parameters)
 
 
 def is_sqlite(url: str) -> bool:

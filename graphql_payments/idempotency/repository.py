@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Row, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from graphql_payments.db import per_dialect, utcnow
+from graphql_payments.db import execute_core, per_dialect
 from graphql_payments.idempotency.models import IdempotencyKey
 
 _GET = select(IdempotencyKey.request_hash, IdempotencyKey.resource_id).where(
@@ -40,9 +40,8 @@ async def insert(
         "key": key,
         "request_hash": digest,
         "resource_id": resource_id,
-        "created_at": utcnow(),
     }
-    result = await (await session.connection()).execute(_claim(session), row)
+    result = await execute_core(session, _claim(session), row)
     return bool(result.rowcount)
 
 

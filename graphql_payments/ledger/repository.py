@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from graphql_payments.db import Reader, per_dialect, utcnow
+from graphql_payments.db import Reader, execute_core, per_dialect, utcnow
 from graphql_payments.events.catalogue import EventType
 from graphql_payments.events.outbox import record
 from graphql_payments.ledger.models import CreditBalance, CreditEntry, EntryReason
@@ -41,8 +41,7 @@ async def add_entry(
     }
     # The changes that caused the entry (a payment's status) are announced first.
     await session.flush()
-    connection = await session.connection()
-    result = await connection.execute(_entry_insert(session), values)
+    result = await execute_core(session, _entry_insert(session), values)
     if not result.rowcount:
         return False
     await _move_balance(session, user_id, delta)
@@ -92,8 +91,7 @@ def _balance_upsert(insert: Any) -> Any:
 
 async def _move_balance(session: AsyncSession, user_id: str, delta: int) -> None:
     """Add `delta` to the user's balance row (created at `delta`), in the entry's transaction."""
-    connection = await session.connection()
-    await connection.execute(_balance_upsert(session), {"user_id": user_id, "delta": delta})
+    await execute_core(session, _balance_upsert(session), {"user_id": user_id, "delta": delta})
 
 
 async def balance(reader: Reader, user_id: str) -> int:

@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphql_payments import validation
-from graphql_payments.db import Reader, insert_for, utcnow
+from graphql_payments.db import Reader, execute_core, insert_for, utcnow
 from graphql_payments.errors import PaymentNotFound
 from graphql_payments.payments.models import (
     BY_CHECKOUT_SESSION,
@@ -96,7 +96,7 @@ async def attach_checkout(
         "url": url,
         "customer_id": customer_id,
     }
-    row = (await (await session.connection()).execute(_ATTACH_CHECKOUT, params)).one_or_none()
+    row = (await execute_core(session, _ATTACH_CHECKOUT, params)).one_or_none()
     if row is None:
         raise PaymentNotFound(f"No payment {validation.quote(payment_id)}.")
     return cast(PaymentRecord, row)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from graphql_payments.db import per_dialect
+from graphql_payments.db import execute_core, per_dialect
 from graphql_payments.webhooks.models import EventStatus, WebhookEvent
 
 
@@ -46,7 +46,7 @@ async def store(
         "next_attempt_at": now,
         "locked_until": now + lease,
     }
-    result = await (await session.connection()).execute(_store(session), row)
+    result = await execute_core(session, _store(session), row)
     return bool(result.rowcount)
 
 
@@ -99,7 +99,7 @@ async def finish(
         "retry_at": next_attempt_at,
         "done_at": now if done else None,
     }
-    await (await session.connection()).execute(_FINISH, params)
+    await execute_core(session, _FINISH, params)
 
 
 async def due(session: AsyncSession, *, now: dt.datetime, limit: int) -> list[str]:
