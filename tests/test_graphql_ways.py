@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 
 from graphql_payments.graphql.view import Documents
 from graphql_payments.sandbox import Sandbox
-from tests.helpers import GraphQLClient, as_admin, as_user
+from tests.helpers import CHECKOUT, GraphQLClient, as_admin, as_user
 from tests.refunds.flows import buy, refund
 
 HISTORY = """
@@ -69,3 +69,36 @@ async def test_post_and_get_answer_alike(
     )
     assert posted.json() == got.json()
     assert posted.content == got.content
+
+
+MUTATIONS: list[tuple[str, dict[str, Any], dict[str, str]]] = [
+    ("a checkout", {"packageId": "basic", "idempotencyKey": "ways-m"}, as_user("alice")),
+    ("an unknown package", {"packageId": "nope", "idempotencyKey": "ways-x"}, as_user("alice")),
+    ("anonymous", {"packageId": "basic", "idempotencyKey": "ways-a"}, {}),
+]
+
+
+@pytest.mark.parametrize("case", [case[0] for case in MUTATIONS])
+async def test_a_mutation_takes_the_short_way_and_answers_as_strawberry_does(
+    case: str, http: httpx.AsyncClient, app: Starlette
+) -> None:
+    # given: the same request twice (one idempotency key: the same payment both times)
+    _, checkout_input, headers = next(c for c in MUTATIONS if c[0] == case)
+    body = {"query": CHECKOUT, "variables": {"input": checkout_input}}
+    documents: Documents = app.state.graphql.documents
+    answered = documents.answered
+
+    # when
+    short = await http.post("/graphql", json=body, headers=headers)
+    # (asking for a stream keeps a request on Strawberry's way)
+    strawberry = await http.post(
+        "/graphql", json=body, headers={**headers, "Accept": "multipart/mixed, application/json"}
+    )
+
+    # then
+    assert documents.answered - answered == 1
+    assert (short.status_code, short.headers["content-type"]) == (
+        strawberry.status_code,
+        strawberry.headers["content-type"],
+    )
+    assert short.content == strawberry.content

@@ -7,6 +7,7 @@ from typing import Any
 
 from graphql import (
     ASTValidationRule,
+    DocumentNode,
     ExecutionResult,
     GraphQLError,
     StringValueNode,
@@ -94,41 +95,48 @@ class Guards(SchemaExtension):
         if where is not None:
             execution.result = _refusal(f"{NUL_MESSAGE[:-1]} (at {where[:100]}).", "BAD_USER_INPUT")
         elif execution.operation_type is OperationType.MUTATION and isinstance(context, Context):
-            exceeded = await self._stripe_limit(context)
+            exceeded = await stripe_limit(context, execution.graphql_document)
             if exceeded is not None:
-                if context.response is not None:
-                    context.response.status_code = 429
-                    context.response.headers["Retry-After"] = str(exceeded.retry_after)
-                execution.result = _refusal(
-                    f"Too many payment operations: the {exceeded.kind} limit ({exceeded.limit}) "
-                    f"is used up. Retry in {exceeded.retry_after} s.",
-                    "RATE_LIMITED",
-                    retryAfter=exceeded.retry_after,
-                )
+                execution.result = stripe_refusal(context, exceeded)
         yield
         result = execution.result
         if isinstance(result, ExecutionResult) and result.errors:
             result.errors = [expected_error(error) for error in result.errors]
 
-    async def _stripe_limit(self, context: Context) -> Exceeded | None:
-        limiter = context.limiter
-        if limiter is None or not limiter.enabled:
-            return None
-        caller = getattr(context.request.state, "caller", None)
-        if not isinstance(caller, Principal) or caller.user_id is None:
-            return None  # anonymous (refused anyway)
-        if "x-payments-secret" in context.request.headers:
-            return None  # a trusted service: its own limit
-        document = self.execution_context.graphql_document
-        count = 0
-        for definition in document.definitions if document else ():
-            for selection in getattr(getattr(definition, "selection_set", None), "selections", ()):
-                name = getattr(getattr(selection, "name", None), "value", None)
-                if name in STRIPE_MUTATIONS:
-                    count += 1
-        if count == 0:
-            return None
-        return await limiter.hit(ratelimit.STRIPE, caller.user_id, cost=count)
+
+async def stripe_limit(context: Context, document: DocumentNode | None) -> Exceeded | None:
+    """Count a mutation's fields that create Stripe objects against the caller's `stripe`
+    limit; the refusal when it is used up."""
+    limiter = context.limiter
+    if limiter is None or not limiter.enabled:
+        return None
+    caller = getattr(context.request.state, "caller", None)
+    if not isinstance(caller, Principal) or caller.user_id is None:
+        return None  # anonymous (refused anyway)
+    if "x-payments-secret" in context.request.headers:
+        return None  # a trusted service: its own limit
+    count = 0
+    for definition in document.definitions if document else ():
+        for selection in getattr(getattr(definition, "selection_set", None), "selections", ()):
+            name = getattr(getattr(selection, "name", None), "value", None)
+            if name in STRIPE_MUTATIONS:
+                count += 1
+    if count == 0:
+        return None
+    return await limiter.hit(ratelimit.STRIPE, caller.user_id, cost=count)
+
+
+def stripe_refusal(context: Context, exceeded: Exceeded) -> ExecutionResult:
+    """The answer to a mutation over the `stripe` limit: 429 with `Retry-After`."""
+    if context.response is not None:
+        context.response.status_code = 429
+        context.response.headers["Retry-After"] = str(exceeded.retry_after)
+    return _refusal(
+        f"Too many payment operations: the {exceeded.kind} limit ({exceeded.limit}) "
+        f"is used up. Retry in {exceeded.retry_after} s.",
+        "RATE_LIMITED",
+        retryAfter=exceeded.retry_after,
+    )
 
 
 def _refusal(message: str, code: str, **extra: Any) -> ExecutionResult:

@@ -17,14 +17,16 @@ Mutations that create Stripe objects are counted against the `stripe` limit once
 operation is known (`StripeMutationLimit`). Queries run within a time budget
 (`PAYMENTS_REQUEST_TIMEOUT`).
 
-A query sent as a JSON POST whose document is valid takes a shorter way (`answer_query`):
-its document is parsed and validated once, with the same rules, and cached; graphql-core
-executes it on the schema directly, and its errors get the same treatment as on Strawberry's
-way (expected failures keep their code, others are masked, every error gets a code). Strawberry
-per-request layers cost more than the query itself: about 0.4 ms of a 1 ms `paymentStatus`.
-Everything else (mutations, GET, invalid documents, batches, streams, uploads) goes through
-Strawberry's view, so every error reads the same as before; on SQLite those requests take turns
-(`graphql_payments.turns`), so a burst of mutations cannot hold up `/health` and queries.
+A query or mutation sent as a JSON POST whose document is valid takes a shorter way
+(`answer_query`): its document is parsed and validated once, with the same rules, and cached;
+graphql-core executes it on the schema directly, and its errors get the same treatment as on
+Strawberry's way (expected failures keep their code, others are masked, every error gets a
+code), and a mutation counts against the `stripe` limit as there. Strawberry per-request layers
+cost more than the query itself: about 0.4 ms of a 1 ms `paymentStatus`. Everything else
+(subscriptions, GET, invalid documents, batches, streams, uploads) goes through Strawberry's
+view, so every error reads the same as before. On SQLite mutations, and every request on
+Strawberry's way, take turns (`graphql_payments.turns`), so a burst of mutations cannot hold
+up `/health` and queries.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ from graphql_payments.errors import AccessDenied
 from graphql_payments.graphql.context import Context, identify
 from graphql_payments.graphql.cost import cost_rule
 from graphql_payments.graphql.execution import CompiledExecutionContext
-from graphql_payments.graphql.guards import nul_path
+from graphql_payments.graphql.guards import nul_path, stripe_limit, stripe_refusal
 from graphql_payments.graphql.schema import (
     MAX_TOKENS,
     VALIDATION_RULES,
@@ -92,6 +94,8 @@ MAX_DOCUMENTS = 1000
 # Requests on Strawberry's way that run their own work at once on SQLite (see `turns`).
 TURNS = 1
 STREAM_TYPES = ("multipart/mixed", "text/event-stream")
+# Operations a valid JSON POST runs on graphql-core directly (subscriptions stream elsewhere).
+SHORT_WAY = frozenset({GraphQLOperationType.QUERY, GraphQLOperationType.MUTATION})
 T = TypeVar("T")
 
 
@@ -156,6 +160,7 @@ class Documents:
     def __init__(self) -> None:
         self.found: dict[tuple[str, tuple[type[ASTValidationRule], ...]], DocumentNode | None] = {}
         self.hits = self.misses = 0
+        self.answered = 0  # requests the short way answered (the others went to Strawberry)
 
     def valid(self, query: str, rules: tuple[type[ASTValidationRule], ...]) -> DocumentNode | None:
         key = (query, rules)
@@ -247,8 +252,8 @@ class GraphQLApp(GraphQL[Context, None]):
             return error_response("The request body is not valid JSON.", "BAD_REQUEST", 400)
 
     async def answer_query(self, request: Request, body: bytes) -> Response | None:
-        """A valid query sent as a JSON POST, answered on graphql-core directly; None for
-        anything else, which Strawberry's view answers."""
+        """A valid query or mutation sent as a JSON POST, answered on graphql-core directly;
+        None for anything else, which Strawberry's view answers."""
         headers = request.headers
         if request.method != "POST" or "application/json" not in headers.get("content-type", ""):
             return None
@@ -278,9 +283,10 @@ class GraphQLApp(GraphQL[Context, None]):
         if document is None:
             return None
         operation = get_operation_ast(document, name)
-        if operation is None or operation.operation is not GraphQLOperationType.QUERY:
+        if operation is None or operation.operation not in SHORT_WAY:
             return None
-        context.operation_type = OperationType.QUERY
+        mutation = operation.operation is GraphQLOperationType.MUTATION
+        context.operation_type = OperationType.MUTATION if mutation else OperationType.QUERY
 
         async def run() -> ExecutionResult:
             result = execute(
@@ -295,11 +301,20 @@ class GraphQLApp(GraphQL[Context, None]):
             )
             return await result if isawaitable(result) else result
 
-        result = await self.within_budget(context, run)
+        if mutation:
+            async with self.turns.turn() if self.turns is not None else nullcontext():
+                exceeded = await stripe_limit(context, document)
+                if exceeded is not None:
+                    result = stripe_refusal(context, exceeded)
+                else:
+                    result = await self.within_budget(context, run)
+        else:
+            result = await self.within_budget(context, run)
         if result.errors:
             schema.process_errors(result.errors)
             result.errors = client_errors(result.errors)
         name_request(operation.name.value if operation.name else "query", result.errors)
+        self.documents.answered += 1
         processed = await self.process_result(request, result)
         return self.create_response(processed, sub_response)
 
