@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager
@@ -36,7 +37,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import DateTime, Executable, MetaData, create_engine, event, text
+from sqlalchemy import DateTime, Executable, MetaData, create_engine, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, CursorResult, Dialect, Engine, Result, make_url
 from sqlalchemy.exc import ArgumentError
@@ -123,6 +124,25 @@ async def execute_core(
     ORM's statement handling, and no autoflush (flush first when pending ORM changes must come
     before it)."""
     return await (await session.connection()).execute(statement, parameters)
+
+
+@functools.cache
+def _columns(model: type[Base]) -> tuple[tuple[str, Any], ...]:
+    return tuple((attr.key, attr.columns[0]) for attr in inspect(model).column_attrs)
+
+
+def new_row(obj: Base) -> dict[str, Any]:
+    """A new object's columns as a row for a Core INSERT, with the Python-side column defaults
+    a flush would apply filled in, on the object as well."""
+    row = {}
+    for key, column in _columns(type(obj)):
+        value = getattr(obj, key)
+        default = column.default
+        if value is None and default is not None:
+            value = default.arg(None) if default.is_callable else default.arg
+            setattr(obj, key, value)
+        row[key] = value
+    return row
 
 
 def is_sqlite(url: str) -> bool:

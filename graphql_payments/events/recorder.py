@@ -3,9 +3,10 @@
 Services change `Payment.status` through the transition table and refunds set
 `refunded_amount`; rather than ask each writer to remember an event, a `before_flush` hook
 compares each payment's and dispute's state with what was loaded and appends the events the
-change means to the outbox, in the same transaction. Ledger entries written with
-`ledger.repository.add_entry` (an upsert) are announced there, after the payment changes that
-caused them; entries added as objects are announced here.
+change means to the outbox, in the same transaction. New payments are written and announced
+(`payment.created`) by `payments.repository.add`, and ledger entries written with
+`ledger.repository.add_entry` (an upsert) by it, after the payment changes that caused them;
+entries added as objects are announced here.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from graphql_payments.events.catalogue import EventType
 from graphql_payments.events.outbox import append
 from graphql_payments.ledger.models import CreditEntry
 from graphql_payments.ledger.repository import event_for
-from graphql_payments.payments.models import Payment, PaymentKind, PaymentStatus, new_payment_id
+from graphql_payments.payments.models import Payment, PaymentKind, PaymentStatus
 from graphql_payments.refunds.models import CLOSED_DISPUTE_STATUSES, Dispute
 
 S = PaymentStatus
@@ -81,9 +82,6 @@ def _before(attribute: Any) -> Any:
 
 def _payment_events(payment: Payment) -> list[tuple[EventType, dict[str, Any]]]:
     state = inspect(payment)
-    if state.pending:
-        payment.id = payment.id or new_payment_id()
-        return [(EventType.PAYMENT_CREATED, {})]
     found: list[tuple[EventType, dict[str, Any]]] = []
     refunded_before = _before(state.attrs.refunded_amount)
     if refunded_before is not None and payment.refunded_amount > refunded_before:

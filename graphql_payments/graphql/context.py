@@ -48,7 +48,6 @@ class Context:
         self.request = request
         self.response = response
         self.services = services
-        self.loaders = Loaders(services.db, services.payments)
         self.validation_rules = validation_rules
         self.operation_type: OperationType | None = None
         self.limiter = limiter
@@ -56,6 +55,12 @@ class Context:
             self.caller_or_error = caller
         # A WebSocket's `connection_init` payload (set by Strawberry before any operation).
         self.connection_params: Any = None
+
+    @cached_property
+    def loaders(self) -> Loaders:
+        """This request's dataloaders, made when a field first needs one (most requests
+        never do)."""
+        return Loaders(self.services.db, self.services.payments)
 
     def connection_headers(self) -> Mapping[str, str] | None:
         """On a WebSocket, the headers `connection_init` carries over the request's:

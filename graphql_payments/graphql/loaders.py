@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
+from functools import cached_property
 from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
@@ -36,11 +37,20 @@ def _grouped(
 
 
 class Loaders:
+    """Each loader is made when a field first asks for it."""
+
     def __init__(self, db: Database, payments: PaymentService) -> None:
-        self.refunds: DataLoader[str, list[Refund]] = _grouped(db, refunds.for_payments)
-        self.disputes: DataLoader[str, list[Dispute]] = _grouped(db, refunds.disputes_for_payments)
+        self._db = db
         self._payments = payments
         self._status: DataLoader[tuple[str, str], PaymentRecord | None] | None = None
+
+    @cached_property
+    def refunds(self) -> DataLoader[str, list[Refund]]:
+        return _grouped(self._db, refunds.for_payments)
+
+    @cached_property
+    def disputes(self) -> DataLoader[str, list[Dispute]]:
+        return _grouped(self._db, refunds.disputes_for_payments)
 
     def payment_status(
         self, viewer: Principal | None

@@ -15,6 +15,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     func,
+    insert,
     or_,
     select,
     update,
@@ -22,8 +23,11 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphql_payments import validation
-from graphql_payments.db import Reader, execute_core, insert_for, utcnow
+from graphql_payments.db import Reader, execute_core, insert_for, new_row, utcnow
 from graphql_payments.errors import PaymentNotFound
+from graphql_payments.events.catalogue import EventType
+from graphql_payments.events.outbox import record
+from graphql_payments.events.recorder import payment_fields
 from graphql_payments.payments.models import (
     BY_CHECKOUT_SESSION,
     BY_ID,
@@ -284,9 +288,24 @@ async def read(
     return None
 
 
+_INSERT = insert(Payment)
+
+
 async def add(session: AsyncSession, payment: Payment) -> Payment:
-    session.add(payment)
-    await session.flush()
+    """Insert a new payment and announce it (`payment.created`), in the caller's transaction.
+
+    A Core INSERT of the object's columns: the object stays out of the session, so the
+    transaction changes the payment no further through it (a later change loads it anew).
+    """
+    payment.version = 1
+    await execute_core(session, _INSERT, new_row(payment))
+    await record(
+        session,
+        EventType.PAYMENT_CREATED,
+        payment_id=payment.id,
+        user_id=payment.user_id,
+        fields={"payment": payment_fields(payment)},
+    )
     return payment
 
 
