@@ -28,14 +28,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import datetime as dt
 import functools
 import socket
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import DateTime, Executable, MetaData, create_engine, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -51,6 +52,8 @@ from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
 
 from graphql_payments import inline_sqlite, turns
+
+T = TypeVar("T")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -333,6 +336,69 @@ class _InlineReader:
         return self._connection.execute(statement, parameters)
 
 
+Work = Callable[[AsyncSession], Awaitable[T]]
+# Units of work one shared transaction takes at most (`Database.together`).
+GROUP_LIMIT = 200
+
+
+class _Group:
+    """Small units of work queued at the same moment, committed in one transaction.
+
+    A commit costs more than a small write (on SQLite, writing the changed pages of every index
+    the write touched): an inbox storing a burst of webhooks, or recording their outcomes,
+    commits once for all those waiting instead of once each. Each caller waits for the commit
+    of the transaction that took its work. When that transaction fails, each of its units is
+    run again in a transaction of its own, so one bad unit fails alone: a unit must only write
+    to the session, and be safe to run again after a rollback.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.queue: list[tuple[Work[Any], asyncio.Future[Any]]] = []
+        self.task: asyncio.Task[None] | None = None
+
+    async def run(self, work: Work[T]) -> T:
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self.queue.append((work, future))
+        if self.task is None:
+            # A context of its own: not the first caller's (its request, its turn).
+            self.task = asyncio.create_task(self._drain(), context=contextvars.Context())
+        return await future
+
+    async def _drain(self) -> None:
+        batch: list[tuple[Work[Any], asyncio.Future[Any]]] = []
+        try:
+            while self.queue:
+                batch = self.queue[:GROUP_LIMIT]
+                del self.queue[:GROUP_LIMIT]
+                try:
+                    async with self.db.transaction() as session:
+                        results = [await work(session) for work, _ in batch]
+                except Exception:
+                    await self._one_by_one(batch)
+                    continue
+                for (_, future), result in zip(batch, results, strict=True):
+                    if not future.done():
+                        future.set_result(result)
+        finally:
+            self.task = None
+            for _, future in [*batch, *self.queue]:  # stopped part way (shutting down)
+                future.cancel()
+            self.queue.clear()
+
+    async def _one_by_one(self, batch: list[tuple[Work[Any], asyncio.Future[Any]]]) -> None:
+        for work, future in batch:
+            try:
+                async with self.db.transaction() as session:
+                    result = await work(session)
+            except Exception as exc:
+                if not future.done():
+                    future.set_exception(exc)
+            else:
+                if not future.done():
+                    future.set_result(result)
+
+
 class Database:
     """The engines and session factories of one database URL."""
 
@@ -356,6 +422,7 @@ class Database:
             self.read_engine = self.engine
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessionmaker = async_sessionmaker(self.read_engine, expire_on_commit=False)
+        self._group = _Group(self)
 
     @property
     def dialect(self) -> str:
@@ -381,6 +448,11 @@ class Database:
                         yield session
                 finally:
                     await session.close()
+
+    async def together(self, work: Work[T]) -> T:
+        """`work(session)` in a transaction shared with the other work queued at the same
+        moment; its result once that transaction committed (see `_Group`)."""
+        return await self._group.run(work)
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:

@@ -9,9 +9,10 @@ from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, event, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.orm import Session
 
 from graphql_payments import idempotency
@@ -76,3 +77,42 @@ def test_a_write_statement_is_built_once_per_dialect() -> None:
     assert statements[1] is statements[3]
     assert isinstance(statements[0], sqlite.Insert)
     assert isinstance(statements[1], postgresql.Insert)
+
+
+async def test_work_queued_together_commits_once_and_a_bad_unit_fails_alone(
+    services: Services,
+) -> None:
+    # given: idempotency keys to write (a key is unique)
+    db = services.db
+    commits = []
+    event.listen(db.engine.sync_engine, "commit", lambda _connection: commits.append(1))
+
+    def key(name: str) -> Any:
+        async def write(session: AsyncSession) -> str:
+            session.add(
+                IdempotencyKey(scope="s", user_id="u", key=name, request_hash="h",
+                               resource_id=name, created_at=utcnow())
+            )  # fmt: skip
+            await session.flush()
+            return name
+
+        return write
+
+    # when: three at once
+    together = await asyncio.gather(*(db.together(key(name)) for name in ("a", "b", "c")))
+    committed = len(commits)
+    # and: two at once, one of which is written already
+    results = await asyncio.gather(
+        db.together(key("a")), db.together(key("d")), return_exceptions=True
+    )
+
+    # then: one commit for the three; the batch with the duplicate rolled back, then each of
+    # its units ran alone: the duplicate failed, alone
+    assert together == ["a", "b", "c"]
+    assert committed == 1
+    assert isinstance(results[0], IntegrityError)
+    assert results[1] == "d"
+    assert len(commits) == 2
+    async with db.reading() as session:
+        stored = await session.scalars(select(IdempotencyKey.key).order_by(IdempotencyKey.key))
+        assert list(stored) == ["a", "b", "c", "d"]

@@ -32,6 +32,8 @@ from graphql_payments.events.models import (
 NOTIFY_CHANNEL = "payments_events"
 # `session.info` key: whether this server publishes to a message broker.
 BROKER_INFO = "events_broker"
+# `session.info` key: the webhook endpoints and the event types each wants.
+ENDPOINTS_INFO = "events_endpoints"
 
 
 def timestamp(moment: dt.datetime) -> str:
@@ -86,7 +88,11 @@ def append(
         "created_at": now,
     }
     position = connection.execute(_EVENT, row).scalar_one()
-    endpoints = connection.execute(_ENDPOINTS).all()
+    # Read once per session, which is one transaction here (one that changes endpoints
+    # announces nothing).
+    endpoints = session.info.get(ENDPOINTS_INFO)
+    if endpoints is None:
+        endpoints = session.info[ENDPOINTS_INFO] = connection.execute(_ENDPOINTS).all()
     sinks: list[tuple[str, str | None]] = [
         (f"webhook:{eid}", eid) for eid, wanted in endpoints if not wanted or kind.value in wanted
     ]

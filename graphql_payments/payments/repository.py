@@ -10,10 +10,10 @@ from typing import Any, cast
 
 from sqlalchemy import (
     BindParameter,
-    ColumnElement,
     Select,
     and_,
     bindparam,
+    case,
     func,
     insert,
     or_,
@@ -46,18 +46,34 @@ from graphql_payments.payments.models import (
 _SHOWN = select(*(Payment.__table__.c[name] for name in SHOWN_COLUMNS))
 
 
-async def _one(
-    session: AsyncSession, condition: ColumnElement[bool], *, lock: bool
-) -> Payment | None:
-    """The payment matching `condition`; with `lock`, row-locked until the transaction ends."""
-    query = select(Payment).where(condition)
-    if lock:
-        query = query.with_for_update()
-    return (await session.execute(query)).scalar_one_or_none()
+@functools.cache
+def _by(keys: tuple[str, ...], lock: bool) -> Select[Any]:
+    """The payment whose column `keys[i]` equals the parameter of that name, the first key in
+    `keys` that matches winning; with `lock`, row-locked until the transaction ends. Built once
+    per shape: a statement built per call costs more than the lookup."""
+    conditions = [Payment.__table__.c[key] == bindparam(key) for key in keys]
+    query = select(Payment).where(or_(*conditions))
+    if len(keys) > 1:  # only the row returned is locked
+        query = query.order_by(case(*((c, n) for n, c in enumerate(conditions)))).limit(1)
+    return query.with_for_update() if lock else query
+
+
+async def _one(session: AsyncSession, key: str, value: str, *, lock: bool) -> Payment | None:
+    result = await session.execute(_by((key,), lock), {key: value})
+    return cast(Payment | None, result.scalar_one_or_none())
 
 
 async def get(session: AsyncSession, payment_id: str, *, lock: bool = False) -> Payment | None:
-    return await _one(session, Payment.id == payment_id, lock=lock)
+    return await _one(session, "id", payment_id, lock=lock)
+
+
+async def find_locked(session: AsyncSession, keys: dict[str, str]) -> Payment | None:
+    """The payment one of `keys` (column: value, in order of preference) names, row-locked: one
+    statement for all of them."""
+    if not keys:
+        return None
+    result = await session.execute(_by(tuple(keys), True), keys)
+    return cast(Payment | None, result.scalars().first())
 
 
 async def lock(session: AsyncSession, payment_id: str) -> Payment:
@@ -109,13 +125,13 @@ async def attach_checkout(
 async def get_by_checkout_session(
     session: AsyncSession, checkout_session_id: str, *, lock: bool = False
 ) -> Payment | None:
-    return await _one(session, Payment.stripe_checkout_session_id == checkout_session_id, lock=lock)
+    return await _one(session, "stripe_checkout_session_id", checkout_session_id, lock=lock)
 
 
 async def get_by_payment_intent(
     session: AsyncSession, payment_intent_id: str, *, lock: bool = False
 ) -> Payment | None:
-    return await _one(session, Payment.stripe_payment_intent_id == payment_intent_id, lock=lock)
+    return await _one(session, "stripe_payment_intent_id", payment_intent_id, lock=lock)
 
 
 async def latest_for_order(
@@ -196,7 +212,7 @@ async def find_many(
 async def get_by_charge(
     session: AsyncSession, charge_id: str, *, lock: bool = False
 ) -> Payment | None:
-    return await _one(session, Payment.stripe_charge_id == charge_id, lock=lock)
+    return await _one(session, "stripe_charge_id", charge_id, lock=lock)
 
 
 async def record_failure(

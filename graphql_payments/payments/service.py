@@ -103,18 +103,13 @@ async def find_locked(
     charge_id: str | None = None,
 ) -> Payment | None:
     """The payment a Stripe object belongs to, row-locked: by Stripe's ids, then by ours."""
-    lookups = (
-        (repository.get_by_checkout_session, checkout_session_id),
-        (repository.get_by_payment_intent, payment_intent_id),
-        (repository.get_by_charge, charge_id),
-        (repository.get, payment_id),
-    )
-    for lookup, key in lookups:
-        if key:
-            found = await lookup(session, key, lock=True)
-            if found is not None:
-                return found
-    return None
+    lookups = {
+        "stripe_checkout_session_id": checkout_session_id,
+        "stripe_payment_intent_id": payment_intent_id,
+        "stripe_charge_id": charge_id,
+        "id": payment_id,
+    }
+    return await repository.find_locked(session, {k: v for k, v in lookups.items() if v})
 
 
 # Kinds of payment that buy credits, granted through the ledger once paid.

@@ -17,6 +17,8 @@ import json
 import logging
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from graphql_payments import metrics
 from graphql_payments.config import Settings
 from graphql_payments.db import Database, utcnow
@@ -107,7 +109,8 @@ class WebhookInbox:
             problems.append("its object id is not text of at most 255 characters")
             object_id = None
         now = utcnow()
-        async with self.db.transaction() as session:
+
+        async def store(session: AsyncSession) -> bool:
             stored = await repository.store(
                 session,
                 event_id=event_id,
@@ -120,7 +123,6 @@ class WebhookInbox:
                 lease=LEASE,
             )
             if stored and problems:
-                log.error("webhook %s cannot be processed: %s", event_id, "; ".join(problems))
                 await repository.finish(
                     session,
                     event_id,
@@ -128,6 +130,11 @@ class WebhookInbox:
                     now=now,
                     error="Not processed: " + "; ".join(problems) + ".",
                 )
+            return stored
+
+        stored = await self.db.together(store)
+        if stored and problems:
+            log.error("webhook %s cannot be processed: %s", event_id, "; ".join(problems))
         self._remember(event_id)
         return stored, stored and not problems
 
@@ -202,15 +209,12 @@ class WebhookInbox:
             else:
                 status, retry_at = EventStatus.PENDING, utcnow() + backoff(attempts)
         metrics.WEBHOOK_EVENTS.labels(status.value).inc()
-        async with self.db.transaction() as session:
-            await repository.finish(
-                session,
-                event_id,
-                status=status,
-                now=utcnow(),
-                error=error,
-                next_attempt_at=retry_at,
+        now = utcnow()
+        await self.db.together(
+            lambda session: repository.finish(
+                session, event_id, status=status, now=now, error=error, next_attempt_at=retry_at
             )
+        )
         return status
 
     async def process_due(self, *, now: dt.datetime | None = None, limit: int = 100) -> int:
