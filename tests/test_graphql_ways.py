@@ -4,6 +4,7 @@ errors included."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -102,3 +103,29 @@ async def test_a_mutation_takes_the_short_way_and_answers_as_strawberry_does(
         strawberry.headers["content-type"],
     )
     assert short.content == strawberry.content
+
+
+async def test_a_mutation_queues_for_its_turn_before_any_work_and_queries_pass(
+    http: httpx.AsyncClient, app: Starlette
+) -> None:
+    view = app.state.graphql
+    if view.turns is None:
+        pytest.skip("on PostgreSQL requests take no turns: its driver yields while it waits")
+    documents: Documents = view.documents
+    body = {
+        "query": CHECKOUT,
+        "variables": {"input": {"packageId": "basic", "idempotencyKey": "q"}},
+    }
+    # given: another request holds the one turn
+    async with view.turns.turn():
+        looked_up = documents.hits + documents.misses
+        # when
+        mutation = asyncio.create_task(http.post("/graphql", json=body, headers=as_user("alice")))
+        query = await http.post("/graphql", json={"query": "{ creditPackages { id } }"})
+        await asyncio.sleep(0.05)
+        # then: the query was answered; the mutation waits, its document not even looked up
+        assert query.status_code == 200
+        assert documents.hits + documents.misses == looked_up + 1
+        assert not mutation.done()
+    answered = await mutation
+    assert answered.json()["data"]["checkout"]["__typename"] == "CheckoutSuccess"

@@ -10,12 +10,16 @@ case once in turn (`--runs` times), and the result of a case is the median of it
 burst of load from elsewhere on the machine hits every case alike. Absolute numbers depend on
 the machine; the ratios between cases are the result.
 
-Then three scenarios: 64 concurrent `checkout` mutations while Stripe (the sandbox, run apart
-on CPU 1) answers every call 200 ms late, with `/health` probed during the burst; webhook
-ingest (signed `checkout.session.completed` events, each sent twice by a lean client whose
-requests are built before the clock starts, counted until every one is processed, then checked
-to have credited exactly once); and, when a PostgreSQL URL is given
+Then three scenarios: 64 concurrent `checkout` mutations, each on a connection of its own,
+while Stripe (the sandbox, run apart on CPU 1) answers every call 200 ms late, with `/health`
+probed during the burst on a connection of its own; webhook ingest (signed
+`checkout.session.completed` events, each sent twice, counted until every one is processed,
+then checked to have credited exactly once); and, when a PostgreSQL URL is given
 (`--postgres` or PAYMENTS_TEST_POSTGRES_URL), `serve --workers 2` against `--workers 1`.
+
+The scenarios' clients send requests built before the clock starts, with no HTTP library:
+the client shares its CPU with the sandbox, and the `/health` probe shares the client's event
+loop, so a heavy client would be measured along with the server.
 
 The table of ratios with PASS or FAIL per goal is written to `<out>/bench.md` and
 `<out>/bench.json` and printed. `--smoke` runs everything briefly (seconds) to check that it
@@ -499,44 +503,86 @@ def _p99(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
+def _request(
+    host: str, method: str, path: str, headers: dict[str, str], body: bytes = b""
+) -> bytes:
+    """A whole HTTP/1.1 request, built before the clock starts."""
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    if body or method == "POST":
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+async def _exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+) -> tuple[int, bytes]:
+    """Send a prebuilt request on a keep-alive connection; (status, body) of the answer. No
+    HTTP library: the clients of the scenarios stay lean enough that the server is what is
+    measured."""
+    writer.write(request)
+    status_line = await reader.readline()
+    length = 0
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    return int(status_line.split()[1]), await reader.readexactly(length)
+
+
+def _address(url: str) -> tuple[str, int]:
+    host, port = url.removeprefix("http://").split(":")
+    return host, int(port)
+
+
 async def _checkout_burst(server: str, users: list[str], label: str) -> tuple[float, list[float]]:
-    """All checkouts at once; (seconds until the last answered, /health latencies in ms)."""
-    health: list[float] = []
-    limits = httpx.Limits(max_connections=len(users) + 8)
-    async with httpx.AsyncClient(base_url=server, timeout=60, limits=limits) as client:
-        stop = asyncio.Event()
-
-        async def probe() -> None:
-            async with httpx.AsyncClient(base_url=server, timeout=10) as prober:
-                while not stop.is_set():
-                    started = time.perf_counter()
-                    await prober.get("/health")
-                    health.append((time.perf_counter() - started) * 1000)
-                    await asyncio.sleep(0.005)
-
-        async def one(user: str) -> None:
-            variables = {
-                "input": {
-                    "packageId": "basic",
-                    "successUrl": "https://shop.example/ok",
-                    "cancelUrl": "https://shop.example/cancel",
-                    "idempotencyKey": f"{label}-{user}",
-                }
+    """All checkouts at once, each on a connection of its own; (seconds until the last
+    answered, /health latencies in ms, probed all along on a connection of their own)."""
+    host, port = _address(server)
+    requests = []
+    for user in users:
+        variables = {
+            "input": {
+                "packageId": "basic",
+                "successUrl": "https://shop.example/ok",
+                "cancelUrl": "https://shop.example/cancel",
+                "idempotencyKey": f"{label}-{user}",
             }
-            response = await client.post(
-                "/graphql", json={"query": CHECKOUT, "variables": variables},
-                headers=_trusted(user),
-            )  # fmt: skip
-            if '"CheckoutSuccess"' not in response.text:
-                raise RuntimeError(f"checkout failed: {response.text[:500]}")
+        }
+        body = json.dumps({"query": CHECKOUT, "variables": variables}).encode()
+        headers = {"Content-Type": "application/json", **_trusted(user)}
+        requests.append(_request(f"{host}:{port}", "POST", "/graphql", headers, body))
+    health: list[float] = []
+    stop = asyncio.Event()
 
-        prober = asyncio.create_task(probe())
-        await asyncio.sleep(0.05)
-        started = time.perf_counter()
-        await asyncio.gather(*(one(user) for user in users))
-        elapsed = time.perf_counter() - started
-        stop.set()
-        await prober
+    async def probe() -> None:
+        reader, writer = await asyncio.open_connection(host, port)
+        request = _request(f"{host}:{port}", "GET", "/health", {})
+        try:
+            while not stop.is_set():
+                started = time.perf_counter()
+                await _exchange(reader, writer, request)
+                health.append((time.perf_counter() - started) * 1000)
+                await asyncio.sleep(0.005)
+        finally:
+            writer.close()
+
+    async def one(request: bytes) -> None:
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            _, answer = await _exchange(reader, writer, request)
+        finally:
+            writer.close()
+        if b'"CheckoutSuccess"' not in answer:
+            raise RuntimeError(f"checkout failed: {answer[:500]!r}")
+
+    prober = asyncio.create_task(probe())
+    await asyncio.sleep(0.05)
+    started = time.perf_counter()
+    await asyncio.gather(*(one(request) for request in requests))
+    elapsed = time.perf_counter() - started
+    stop.set()
+    await prober
     return elapsed, health
 
 
@@ -614,38 +660,27 @@ def _event(i: int) -> dict[str, Any]:
 
 
 def _deliveries(host: str, bodies: list[bytes]) -> list[bytes]:
-    """Each body as a whole signed HTTP/1.1 request, built before the clock starts."""
+    """Each body as a whole signed request, built before the clock starts."""
     requests = []
     for body in bodies:
-        head = (
-            f"POST /webhooks/stripe HTTP/1.1\r\nHost: {host}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-            f"Stripe-Signature: {sign_webhook(body.decode(), WEBHOOK_SECRET)}\r\n\r\n"
-        )
-        requests.append(head.encode() + body)
+        signature = sign_webhook(body.decode(), WEBHOOK_SECRET)
+        headers = {"Content-Type": "application/json", "Stripe-Signature": signature}
+        requests.append(_request(host, "POST", "/webhooks/stripe", headers, body))
     return requests
 
 
 async def _post_events(url: str, requests: list[bytes], concurrency: int) -> list[int]:
-    """Send the prebuilt requests over `concurrency` keep-alive connections: a client lean
-    enough (no HTTP library, no signing on the clock) that the server is what is measured."""
-    host, port = url.removeprefix("http://").split(":")
+    """Send the prebuilt requests over `concurrency` keep-alive connections."""
+    host, port = _address(url)
     pending = iter(requests)
     statuses: list[int] = []
 
     async def connection() -> None:
-        reader, writer = await asyncio.open_connection(host, int(port))
+        reader, writer = await asyncio.open_connection(host, port)
         try:
             for request in pending:
-                writer.write(request)
-                status_line = await reader.readline()
-                length = 0
-                while (line := await reader.readline()) not in (b"\r\n", b""):
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
-                await reader.readexactly(length)
-                statuses.append(int(status_line.split()[1]))
+                status, _ = await _exchange(reader, writer, request)
+                statuses.append(status)
         finally:
             writer.close()
 
