@@ -91,7 +91,7 @@ ALLOWED_METHODS = "GET, POST"
 SESSIONS_PER_REQUEST = 4
 # Valid documents kept parsed, per set of validation rules (as Strawberry's caches keep 1,000).
 MAX_DOCUMENTS = 1000
-# Requests on Strawberry's way that run their own work at once on SQLite (see `turns`).
+# Mutations (and requests on Strawberry's way) that run their own work at once on SQLite.
 TURNS = 1
 STREAM_TYPES = ("multipart/mixed", "text/event-stream")
 # Operations a valid JSON POST runs on graphql-core directly (subscriptions stream elsewhere).
