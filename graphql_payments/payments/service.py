@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -317,9 +318,16 @@ class PaymentService:
             )
         return FailurePage(rows, has_next, total)
 
-    async def apply_checkout_session(self, checkout: StripeCheckoutSession) -> Payment | None:
-        """Bring our payment in line with a Checkout Session; None if it is not ours (yet)."""
-        async with self.db.transaction() as session:
+    def _within(self, session: AsyncSession | None) -> AbstractAsyncContextManager[AsyncSession]:
+        """The caller's transaction when it gives one, else a transaction of our own."""
+        return nullcontext(session) if session is not None else self.db.transaction()
+
+    async def apply_checkout_session(
+        self, checkout: StripeCheckoutSession, *, session: AsyncSession | None = None
+    ) -> Payment | None:
+        """Bring our payment in line with a Checkout Session; None if it is not ours (yet).
+        Database writes only: it may run in the caller's transaction (`session`)."""
+        async with self._within(session) as session:
             payment = await find_locked(
                 session, payment_id=checkout.payment_id, checkout_session_id=checkout.id
             )
@@ -360,10 +368,15 @@ class PaymentService:
             return payment
 
     async def fail_checkout(
-        self, checkout: StripeCheckoutSession, *, message: str
+        self,
+        checkout: StripeCheckoutSession,
+        *,
+        message: str,
+        session: AsyncSession | None = None,
     ) -> Payment | None:
-        """An asynchronous payment method failed after the session completed."""
-        async with self.db.transaction() as session:
+        """An asynchronous payment method failed after the session completed. Database writes
+        only: it may run in the caller's transaction (`session`)."""
+        async with self._within(session) as session:
             payment = await find_locked(
                 session, payment_id=checkout.payment_id, checkout_session_id=checkout.id
             )

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from graphql_payments.customers.service import PaymentMethodService
 from graphql_payments.gateway import (
     PAYMENT_ID_KEY,
@@ -39,6 +41,8 @@ class RetryLater(Exception):
 
 
 Handler = Callable[[Mapping[str, Any]], Awaitable[None]]
+SessionHandler = Callable[[AsyncSession], Awaitable[None]]
+CheckoutHandler = Callable[[Mapping[str, Any], AsyncSession | None], Awaitable[None]]
 
 
 def _settle(found: Payment | None, obj: Mapping[str, Any]) -> None:
@@ -93,6 +97,12 @@ class EventHandlers:
             "charge.dispute.funds_withdrawn": self.dispute,
             "charge.dispute.funds_reinstated": self.dispute,
         }
+        self.checkout_handlers: dict[str, CheckoutHandler] = {
+            "checkout.session.completed": self.checkout_session,
+            "checkout.session.async_payment_succeeded": self.checkout_session,
+            "checkout.session.expired": self.checkout_session,
+            "checkout.session.async_payment_failed": self.checkout_session_failed,
+        }
 
     async def handle(self, event: Mapping[str, Any]) -> None:
         handler = self.by_type.get(event["type"])
@@ -100,7 +110,21 @@ class EventHandlers:
             raise NotOurs(f"event type {event['type']} is not handled")
         await handler(event["data"]["object"])
 
-    async def checkout_session(self, obj: Mapping[str, Any]) -> None:
+    def in_session(self, event: Mapping[str, Any]) -> SessionHandler | None:
+        """For an event whose handling only writes our database (a Checkout Session of a
+        payment), its handling inside a transaction the caller gives, so that the inbox can
+        apply it and record its outcome in one (and share that transaction with other events);
+        None for the others. Like `handle`, it raises NotOurs or RetryLater before it changes
+        anything."""
+        obj = event["data"]["object"]
+        handler = self.checkout_handlers.get(event["type"])
+        if handler is None or obj.get("mode") == "setup":  # saving a card asks Stripe
+            return None
+        return lambda session: handler(obj, session)
+
+    async def checkout_session(
+        self, obj: Mapping[str, Any], session: AsyncSession | None = None
+    ) -> None:
         checkout = StripeCheckoutSession.from_stripe(obj)
         if obj.get("mode") == "setup":
             setup_intent = obj.get("setup_intent")
@@ -112,9 +136,7 @@ class EventHandlers:
             if not await self.payment_methods.apply_setup_session(intent_id):
                 raise NotOurs(f"setup session {obj.get('id')} is not one of ours")
             return
-        _settle(
-            await self.payments.apply_checkout_session(StripeCheckoutSession.from_stripe(obj)), obj
-        )
+        _settle(await self.payments.apply_checkout_session(checkout, session=session), obj)
 
     async def payment_method(self, obj: Mapping[str, Any]) -> None:
         method = StripePaymentMethod.from_stripe(obj)
@@ -134,10 +156,14 @@ class EventHandlers:
         if not await self.payment_methods.apply_setup_intent(StripeSetupIntent.from_stripe(obj)):
             raise NotOurs(f"setup intent {obj.get('id')} is not one of ours")
 
-    async def checkout_session_failed(self, obj: Mapping[str, Any]) -> None:
+    async def checkout_session_failed(
+        self, obj: Mapping[str, Any], session: AsyncSession | None = None
+    ) -> None:
         checkout = StripeCheckoutSession.from_stripe(obj)
         found = await self.payments.fail_checkout(
-            checkout, message="The payment was not completed by the customer's bank."
+            checkout,
+            message="The payment was not completed by the customer's bank.",
+            session=session,
         )
         _settle(found, obj)
 

@@ -8,6 +8,11 @@ claim it. `process` claims a stored event with a lease, so two workers or two se
 never apply it at once, runs its handler and records the outcome; `process_due` picks up events
 that wait for a retry, or whose lease ran out because their process stopped. Handlers are
 idempotent besides, so an event applied twice changes nothing the second time.
+
+Stores and outcomes are written through `Database.together`: the events of a burst commit
+together. An event whose handling only writes our database (a payment's Checkout Session) is
+applied and its outcome recorded in one unit of that kind, so it is never applied without its
+outcome, and a burst of them commits once.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -54,6 +60,15 @@ def _moment(created: object) -> dt.datetime | None:
     except (OverflowError, ValueError, OSError):
         return None
     return moment if 1970 <= moment.year <= 9999 else None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How an attempt at an event ended, as `repository.finish` records it."""
+
+    status: EventStatus
+    error: str | None = None
+    retry_at: dt.datetime | None = None
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -194,28 +209,65 @@ class WebhookInbox:
         return await self._apply(event["id"], event, attempts=1)
 
     async def _apply(self, event_id: str, event: dict[str, Any], attempts: int) -> EventStatus:
-        status, error, retry_at = EventStatus.HANDLED, None, None
-        try:
-            await self.handlers.handle(event)
-        except NotOurs as exc:
-            status, error = EventStatus.IGNORED, str(exc)
-        except Exception as exc:
-            error = str(exc) if isinstance(exc, RetryLater) else f"{type(exc).__name__}: {exc}"
-            if not isinstance(exc, RetryLater):
-                log.exception("webhook %s (%s) failed", event_id, event.get("type"))
-            if attempts >= self.settings.webhook_max_attempts:
-                status = EventStatus.FAILED
-                log.error("webhook %s gave up after %d attempts: %s", event_id, attempts, error)
+        """Run the event's handler and record the outcome. An event whose handling only writes
+        our database is applied and its outcome recorded in one transaction, shared with the
+        other events of the moment (`Database.together`)."""
+        in_session = self.handlers.in_session(event)
+        outcome: Outcome | None = None
+        if in_session is not None:
+
+            async def apply(session: AsyncSession) -> Outcome:
+                try:
+                    await in_session(session)
+                except (NotOurs, RetryLater) as exc:  # raised before any change
+                    done = self._outcome(event_id, event, attempts, exc)
+                else:
+                    done = Outcome(EventStatus.HANDLED)
+                await self._finish(session, event_id, done)
+                return done
+
+            try:
+                outcome = await self.db.together(apply)
+            except Exception as exc:  # it failed alone as well: nothing of it was written
+                failed = self._outcome(event_id, event, attempts, exc)
+        else:
+            try:
+                await self.handlers.handle(event)
+            except Exception as exc:
+                failed = self._outcome(event_id, event, attempts, exc)
             else:
-                status, retry_at = EventStatus.PENDING, utcnow() + backoff(attempts)
-        metrics.WEBHOOK_EVENTS.labels(status.value).inc()
-        now = utcnow()
-        await self.db.together(
-            lambda session: repository.finish(
-                session, event_id, status=status, now=now, error=error, next_attempt_at=retry_at
-            )
+                failed = Outcome(EventStatus.HANDLED)
+        if outcome is None:
+            await self.db.together(lambda session: self._finish(session, event_id, failed))
+            outcome = failed
+        metrics.WEBHOOK_EVENTS.labels(outcome.status.value).inc()
+        return outcome.status
+
+    def _outcome(
+        self, event_id: str, event: dict[str, Any], attempts: int, exc: Exception
+    ) -> Outcome:
+        """What a handler's exception means: IGNORED (not ours), a retry later (PENDING), or
+        FAILED once the attempts are used up."""
+        if isinstance(exc, NotOurs):
+            return Outcome(EventStatus.IGNORED, str(exc))
+        error = str(exc) if isinstance(exc, RetryLater) else f"{type(exc).__name__}: {exc}"
+        if not isinstance(exc, RetryLater):
+            log.error("webhook %s (%s) failed", event_id, event.get("type"), exc_info=exc)
+        if attempts >= self.settings.webhook_max_attempts:
+            log.error("webhook %s gave up after %d attempts: %s", event_id, attempts, error)
+            return Outcome(EventStatus.FAILED, error)
+        return Outcome(EventStatus.PENDING, error, utcnow() + backoff(attempts))
+
+    @staticmethod
+    async def _finish(session: AsyncSession, event_id: str, outcome: Outcome) -> None:
+        await repository.finish(
+            session,
+            event_id,
+            status=outcome.status,
+            now=utcnow(),
+            error=outcome.error,
+            next_attempt_at=outcome.retry_at,
         )
-        return status
 
     async def process_due(self, *, now: dt.datetime | None = None, limit: int = 100) -> int:
         """Process every event waiting for a (re)try; how many were taken."""

@@ -10,14 +10,17 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, select
 
 from graphql_payments.config import Settings
 from graphql_payments.db import utcnow
 from graphql_payments.gateway import PAYMENT_ID_KEY
+from graphql_payments.payments.models import PaymentStatus
 from graphql_payments.services import Services
 from graphql_payments.webhooks.models import EventStatus, WebhookEvent
 from graphql_payments.webhooks.service import WebhookInbox
+from tests.factories import payment_rows
 from tests.helpers import WEBHOOK_SECRET, signed
 
 
@@ -200,3 +203,63 @@ class TestRotation:
         assert statuses == [200, 200, 400]
         assert sorted(r.id for r in await stored(services)) == ["evt_new", "evt_old"]
         assert json.loads((await stored(services))[0].payload)["object"] == "event"
+
+
+def completing(payment_ids: list[str], *, bad: int | None = None) -> list[dict[str, Any]]:
+    """An event completing each payment's checkout; the one at `bad` has no object id."""
+    events = []
+    for n, payment_id in enumerate(payment_ids):
+        obj = event()["data"]["object"] | {
+            "id": f"cs_test_{payment_id}",
+            "client_reference_id": payment_id,
+            "metadata": {PAYMENT_ID_KEY: payment_id},
+        }
+        if n == bad:
+            del obj["id"]  # the handler raises
+        events.append(event(f"evt_{payment_id}", obj=obj))
+    return events
+
+
+def commits(services: Services) -> list[int]:
+    seen: list[int] = []
+    sqlalchemy_event.listen(
+        services.db.engine.sync_engine, "commit", lambda _connection: seen.append(1)
+    )
+    return seen
+
+
+async def test_events_of_a_moment_are_applied_and_recorded_in_one_transaction(
+    services: Services,
+) -> None:
+    # given: three pending purchases, each completed by an event
+    events = completing(await payment_rows(services, 3, status=PaymentStatus.PENDING))
+    for received in events:
+        await services.inbox.store_event(received)
+    committed = commits(services)
+    # when: they are applied at the same moment
+    statuses = await asyncio.gather(*(services.inbox.process_received(e) for e in events))
+    # then: one commit applied all three and recorded their outcomes
+    assert statuses == [EventStatus.HANDLED] * 3
+    assert len(committed) == 1
+    assert {row.status for row in await stored(services)} == {EventStatus.HANDLED}
+    assert await services.credits.balance("alice") == 300
+
+
+async def test_a_bad_event_among_those_of_a_moment_fails_alone(services: Services) -> None:
+    # given: three pending purchases, each completed by an event; the second is malformed
+    events = completing(await payment_rows(services, 3, status=PaymentStatus.PENDING), bad=1)
+    for received in events:
+        await services.inbox.store_event(received)
+    committed = commits(services)
+    # when
+    statuses = await asyncio.gather(*(services.inbox.process_received(e) for e in events))
+    # then: the good ones are applied and recorded, each credited once; the bad one waits for a
+    # retry with its error, and nothing of it was written
+    assert statuses == [EventStatus.HANDLED, EventStatus.PENDING, EventStatus.HANDLED]
+    bad = next(row for row in await stored(services) if row.id == events[1]["id"])
+    assert "KeyError" in (bad.last_error or "")
+    assert await services.credits.balance("alice") == 200
+    assert await services.credits.verify_ledger() == []
+    # the shared transaction rolled back, then each event ran alone: two commits of events
+    # applied with their outcomes, one of the bad event's outcome
+    assert len(committed) == 3
