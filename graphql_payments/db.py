@@ -21,7 +21,10 @@ aiosqlite's thread and back, and with WAL a reader never waits for a lock. Those
 are `query_only`. The one write connection of a SQLite file runs on the loop's thread too
 (`inline_sqlite`: aiosqlite's interface without its thread), and waits for another process's
 write lock asynchronously, so that wait never stalls the event loop. Longer reads through
-`reading()` stay on aiosqlite's threads.
+`reading()` stay on aiosqlite's threads. The prebuilt statements of the write paths
+(`execute_core`) run prepared on that writer's `sqlite3` connection once its transaction has
+begun (`run_prepared`), and small units of work queued at the same moment commit together
+(`Database.together`).
 """
 
 from __future__ import annotations
@@ -32,16 +35,18 @@ import contextvars
 import datetime as dt
 import functools
 import socket
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy import DateTime, Executable, MetaData, create_engine, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, CursorResult, Dialect, Engine, Result, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.engine import Compiled, Connection, CursorResult, Dialect, Engine, Result, make_url
+from sqlalchemy.exc import ArgumentError, MultipleResultsFound, NoResultFound
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -122,11 +127,154 @@ class per_dialect:
 
 async def execute_core(
     session: AsyncSession, statement: Executable, parameters: Mapping[str, Any]
-) -> CursorResult[Any]:
+) -> CursorResult[Any] | Rows:
     """A prebuilt Core statement on the session's connection, in its transaction: none of the
     ORM's statement handling, and no autoflush (flush first when pending ORM changes must come
-    before it)."""
-    return await (await session.connection()).execute(statement, parameters)
+    before it). On the inline SQLite writer it runs prepared (`run_prepared`)."""
+    found = run_prepared(session.info, statement, parameters)
+    if found is not None:
+        return found
+    connection = await session.connection()
+    if connection.sync_connection is not None:
+        _remember_inline(session.info, connection.sync_connection)
+    return await connection.execute(statement, parameters)
+
+
+def execute_sync(
+    session: Session, statement: Executable, parameters: Mapping[str, Any]
+) -> CursorResult[Any] | Rows:
+    """`execute_core` for synchronous code (inside a flush, or `run_sync`)."""
+    found = run_prepared(session.info, statement, parameters)
+    if found is not None:
+        return found
+    connection = session.connection()
+    _remember_inline(session.info, connection)
+    return connection.execute(statement, parameters)
+
+
+# `session.info` key: (the `sqlite3` connection, the dialect) of a session on the inline SQLite
+# writer, None on any other connection.
+INLINE_INFO = "inline_sqlite"
+MAX_PREPARED = 1000
+
+
+class Rows:
+    """What callers read of a prepared statement's result: its row count, and the one column
+    it returns, if any."""
+
+    __slots__ = ("rowcount", "rows")
+
+    def __init__(self, rowcount: int, rows: list[Any]) -> None:
+        self.rowcount = rowcount
+        self.rows = rows
+
+    def scalar_one(self) -> Any:
+        if len(self.rows) != 1:
+            raise NoResultFound if not self.rows else MultipleResultsFound
+        return self.rows[0][0]
+
+    def scalar(self) -> Any:
+        return self.rows[0][0] if self.rows else None
+
+    def one_or_none(self) -> Any:
+        if len(self.rows) > 1:
+            raise MultipleResultsFound
+        return self.rows[0] if self.rows else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    sql: str
+    compiled: Compiled
+    binds: tuple[tuple[str, Callable[[Any], Any] | None], ...]
+    defaults: tuple[tuple[str, Any], ...]
+    returns: bool
+
+
+_prepared: dict[tuple[Executable, tuple[str, ...]], _Prepared | None] = {}
+
+
+def _remember_inline(info: dict[Any, Any], connection: Connection) -> None:
+    if INLINE_INFO not in info:
+        driver = connection.connection.driver_connection
+        info[INLINE_INFO] = None
+        if isinstance(driver, inline_sqlite.Connection):
+            info[INLINE_INFO] = (driver.raw, connection.dialect)
+
+
+def _prepare(statement: Executable, dialect: Dialect, keys: tuple[str, ...]) -> _Prepared | None:
+    """The statement compiled once for these parameter names, with what it takes to run it on
+    `sqlite3` directly; None when it needs more than that (SQLAlchemy's path runs it)."""
+    compiled: Any = cast(Any, statement).compile(dialect=dialect, column_keys=list(keys))
+    if (
+        compiled.escaped_bind_names
+        or compiled.literal_execute_params
+        or compiled.post_compile_params
+        or any(bind.expanding for bind in compiled.binds.values())
+        or len(compiled._result_columns) > 1
+        or any(
+            column.type._cached_result_processor(dialect, None) is not None
+            for column in compiled._result_columns
+        )
+    ):
+        return None
+    defaults = []
+    for columns, kind in (
+        (compiled.insert_prefetch, "default"),
+        (compiled.update_prefetch, "onupdate"),
+    ):
+        for column in columns:
+            default = getattr(column, kind)
+            if default is None or not (default.is_scalar or default.is_callable):
+                return None
+            defaults.append((column.key, default))
+    processors = compiled._bind_processors
+    binds = tuple((name, processors.get(name)) for name in compiled.positiontup)
+    return _Prepared(
+        compiled.string, compiled, binds, tuple(defaults), bool(compiled._result_columns)
+    )
+
+
+def run_prepared(
+    info: dict[Any, Any], statement: Executable, parameters: Mapping[str, Any]
+) -> Rows | None:
+    """Run a prebuilt statement on the inline SQLite writer's `sqlite3` connection, compiled
+    once per statement and set of parameter names: SQLAlchemy's execution (an execution
+    context, a result, a greenlet round trip per statement) costs several times the SQL on a
+    write path run for every webhook and checkout. Parameters go through the same type
+    processing and column defaults as on SQLAlchemy's path. None when it does not apply: not
+    the inline writer, no transaction begun yet, or a statement that needs more (then the
+    caller runs it through SQLAlchemy, which also raises its own errors: a SQLite statement
+    that fails changes nothing, so it is simply run again there)."""
+    inline = info.get(INLINE_INFO)
+    if inline is None:
+        return None
+    raw, dialect = inline
+    if not raw.in_transaction:
+        return None
+    keys = tuple(sorted(parameters))
+    try:
+        prepared = _prepared[statement, keys]
+    except KeyError:
+        prepared = _prepare(statement, dialect, keys)
+        if len(_prepared) < MAX_PREPARED:
+            _prepared[statement, keys] = prepared
+    if prepared is None:
+        return None
+    given = dict(parameters)
+    for key, default in prepared.defaults:
+        given[key] = default.arg if default.is_scalar else default.arg(None)
+    values: Any = prepared.compiled.construct_params(given)
+    row = [
+        values[name] if process is None else process(values[name])
+        for name, process in prepared.binds
+    ]
+    try:
+        cursor = raw.execute(prepared.sql, row)
+        rows = cursor.fetchall() if prepared.returns else []
+    except sqlite3.Error:
+        return None
+    return Rows(cursor.rowcount, rows)
 
 
 @functools.cache

@@ -60,6 +60,11 @@ class Connection:
                 tries += 1
 
     @property
+    def raw(self) -> sqlite3.Connection:
+        """The `sqlite3` connection itself (for statements run synchronously, in place)."""
+        return self._conn
+
+    @property
     def isolation_level(self) -> str | None:
         return self._conn.isolation_level
 

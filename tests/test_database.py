@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import sqlite3
 from typing import Any
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, event, select
@@ -16,12 +18,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.orm import Session
 
 from graphql_payments import idempotency
-from graphql_payments.db import per_dialect, utcnow
+from graphql_payments.db import per_dialect, sqlite_path, utcnow
 from graphql_payments.idempotency import IdempotencyKey
+from graphql_payments.ledger import repository as ledger
+from graphql_payments.ledger.models import EntryReason
 from graphql_payments.maintenance import purge
 from graphql_payments.migrations import current_revision, head_revision
 from graphql_payments.models import metadata
 from graphql_payments.services import Services
+from graphql_payments.webhooks import repository as webhooks
+from graphql_payments.webhooks.models import EventStatus
 
 
 def test_the_migrated_schema_matches_the_models(database_url: str) -> None:
@@ -116,3 +122,55 @@ async def test_work_queued_together_commits_once_and_a_bad_unit_fails_alone(
     async with db.reading() as session:
         stored = await session.scalars(select(IdempotencyKey.key).order_by(IdempotencyKey.key))
         assert list(stored) == ["a", "b", "c", "d"]
+
+
+async def test_the_inline_writer_runs_prepared_statements_with_sqlalchemy_s_values_and_errors(
+    services: Services,
+) -> None:
+    if not services.db.inline_writes:
+        pytest.skip("prepared statements run on the inline SQLite writer only")
+    # given: statements SQLAlchemy runs, counted
+    through_sqlalchemy: list[str] = []
+    event.listen(
+        services.db.engine.sync_engine,
+        "before_cursor_execute",
+        lambda _c, _cursor, sql, *_: through_sqlalchemy.append(sql),
+    )
+    now = utcnow()
+    stored = {
+        "type": "checkout.session.completed",
+        "object_id": "cs_1",
+        "livemode": True,
+        "payload": '{"a": "\\u00e9"}',
+        "stripe_created_at": now - dt.timedelta(seconds=5),
+        "now": now,
+        "lease": dt.timedelta(seconds=60),
+    }
+    # when: the same writes twice in a transaction
+    async with services.db.transaction() as session:
+        for event_id in ("evt_first", "evt_second"):
+            assert await webhooks.store(session, event_id=event_id, **stored)
+            await webhooks.finish(
+                session,
+                event_id,
+                status=EventStatus.PENDING,
+                now=now,
+                error="é",
+                next_attempt_at=now,
+            )
+        statements = list(through_sqlalchemy)
+        # and: a write that breaks a constraint (an entry for a payment that does not exist)
+        with pytest.raises(IntegrityError):
+            await ledger.add_entry(
+                session, user_id="u", delta=1, reason=EntryReason.PURCHASE, payment_id="pay_none"
+            )
+    # then: only the first statement went through SQLAlchemy (it began the transaction); the
+    # others ran prepared and wrote the same values, and the broken constraint raised
+    # SQLAlchemy's error
+    assert [sql.split()[0] for sql in statements] == ["BEGIN", "INSERT"]  # the first store
+    path = sqlite_path(services.db.url)
+    assert path is not None
+    with sqlite3.connect(path) as connection:
+        rows = connection.execute("SELECT * FROM webhook_events ORDER BY id").fetchall()
+    assert [row[0] for row in rows] == ["evt_first", "evt_second"]
+    assert rows[0][1:] == rows[1][1:]

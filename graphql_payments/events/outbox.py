@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from graphql_payments.db import per_dialect, utcnow
+from graphql_payments.db import execute_sync, per_dialect, utcnow
 from graphql_payments.events.catalogue import EventType
 from graphql_payments.events.models import (
     BROKER_SINK,
@@ -64,8 +64,9 @@ def append(
 ) -> str:
     """Write one event and its deliveries; returns the event id."""
     subject = payment_id or f"user:{user_id}"
-    connection = session.connection()
-    sequence = int(connection.execute(_next_sequence(session), {"subject": subject}).scalar_one())
+    sequence = int(
+        execute_sync(session, _next_sequence(session), {"subject": subject}).scalar_one()
+    )
     now = utcnow()
     event_id = new_event_id()
     data = {
@@ -87,7 +88,8 @@ def append(
         "data": data,
         "created_at": now,
     }
-    position = connection.execute(_EVENT, row).scalar_one()
+    position = execute_sync(session, _EVENT, row).scalar_one()
+    connection = session.connection()
     # Read once per session, which is one transaction here (one that changes endpoints
     # announces nothing).
     endpoints = session.info.get(ENDPOINTS_INFO)
