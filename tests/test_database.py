@@ -137,7 +137,7 @@ async def test_the_inline_writer_runs_prepared_statements_with_sqlalchemy_s_valu
         lambda _c, _cursor, sql, *_: through_sqlalchemy.append(sql),
     )
     now = utcnow()
-    stored = {
+    stored: dict[str, Any] = {
         "type": "checkout.session.completed",
         "object_id": "cs_1",
         "livemode": True,
