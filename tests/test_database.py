@@ -124,11 +124,10 @@ async def test_work_queued_together_commits_once_and_a_bad_unit_fails_alone(
         assert list(stored) == ["a", "b", "c", "d"]
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # SQLite's inline writer
 async def test_the_inline_writer_runs_prepared_statements_with_sqlalchemy_s_values_and_errors(
     services: Services,
 ) -> None:
-    if not services.db.inline_writes:
-        pytest.skip("prepared statements run on the inline SQLite writer only")
     # given: statements SQLAlchemy runs, counted
     through_sqlalchemy: list[str] = []
     event.listen(
