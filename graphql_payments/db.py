@@ -18,9 +18,11 @@ Hot reads that only show rows (`paymentStatus`, `paymentHistory`, `me`, `/health
 SQLite those run on the event loop's own thread through the standard `sqlite3` driver: a
 primary-key or keyset read of a local file takes microseconds, far less than handing it to
 aiosqlite's thread and back, and with WAL a reader never waits for a lock. Those connections
-are `query_only`. The one write connection of a SQLite file runs on the loop's thread too
-(`inline_sqlite`: aiosqlite's interface without its thread), and waits for another process's
-write lock asynchronously, so that wait never stalls the event loop. Longer reads through
+are `query_only`, and their statements run prepared: compiled once, executed on `sqlite3`
+directly, their rows tuples whose columns are also attributes. The one write connection of a
+SQLite file runs on the loop's thread too (`inline_sqlite`: aiosqlite's interface without its
+thread), and waits for another process's write lock asynchronously, so that wait never stalls
+the event loop. Longer reads through
 `reading()` stay on aiosqlite's threads. The prebuilt statements of the write paths
 (`execute_core`) run prepared on that writer's `sqlite3` connection once its transaction has
 begun (`run_prepared`), and small units of work queued at the same moment commit together
@@ -30,6 +32,7 @@ begun (`run_prepared`), and small units of work queued at the same moment commit
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import contextvars
 import datetime as dt
@@ -41,9 +44,22 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import DateTime, Executable, MetaData, create_engine, event, inspect, text
+from sqlalchemy import (
+    DateTime,
+    Delete,
+    Executable,
+    Insert,
+    MetaData,
+    Select,
+    Update,
+    create_engine,
+    event,
+    inspect,
+    literal_column,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Compiled, Connection, CursorResult, Dialect, Engine, Result, make_url
 from sqlalchemy.exc import ArgumentError, MultipleResultsFound, NoResultFound
@@ -152,6 +168,8 @@ def execute_sync(
     return connection.execute(statement, parameters)
 
 
+_PING: Select[Any] = select(literal_column("1").label("ok"))
+
 # `session.info` key: (the `sqlite3` connection, the dialect) of a session on the inline SQLite
 # writer, None on any other connection.
 INLINE_INFO = "inline_sqlite"
@@ -159,8 +177,8 @@ MAX_PREPARED = 1000
 
 
 class Rows:
-    """What callers read of a prepared statement's result: its row count, and the one column
-    it returns, if any."""
+    """What callers read of a prepared statement's result (a subset of SQLAlchemy's `Result`):
+    rows of plain tuples whose columns are also attributes."""
 
     __slots__ = ("rowcount", "rows")
 
@@ -168,18 +186,46 @@ class Rows:
         self.rowcount = rowcount
         self.rows = rows
 
-    def scalar_one(self) -> Any:
-        if len(self.rows) != 1:
-            raise NoResultFound if not self.rows else MultipleResultsFound
-        return self.rows[0][0]
+    def all(self) -> list[Any]:
+        return self.rows
 
-    def scalar(self) -> Any:
-        return self.rows[0][0] if self.rows else None
+    def first(self) -> Any:
+        return self.rows[0] if self.rows else None
 
     def one_or_none(self) -> Any:
         if len(self.rows) > 1:
             raise MultipleResultsFound
         return self.rows[0] if self.rows else None
+
+    def scalar_one_or_none(self) -> Any:
+        row = self.one_or_none()
+        return None if row is None else row[0]
+
+    def scalar_one(self) -> Any:
+        if not self.rows:
+            raise NoResultFound
+        return self.scalar_one_or_none()
+
+    def scalar(self) -> Any:
+        return self.rows[0][0] if self.rows else None
+
+
+def _row_type(names: tuple[str, ...]) -> type[tuple[Any, ...]] | None:
+    """A tuple type whose columns are also attributes (and `_mapping`, as a Row has); None for
+    names that cannot be attributes."""
+    try:
+        base = collections.namedtuple("PreparedRow", names)  # type: ignore[misc]
+    except ValueError:  # a repeated name, or one that is not an identifier
+        return None
+
+    class PreparedRow(base):
+        __slots__ = ()
+
+        @property
+        def _mapping(self) -> dict[str, Any]:
+            return dict(zip(self._fields, self, strict=True))
+
+    return PreparedRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +235,8 @@ class _Prepared:
     binds: tuple[tuple[str, Callable[[Any], Any] | None], ...]
     defaults: tuple[tuple[str, Any], ...]
     returns: bool
+    processors: tuple[tuple[int, Callable[[Any], Any]], ...] = ()
+    row_type: type[tuple[Any, ...]] | None = None
 
 
 _prepared: dict[tuple[Executable, tuple[str, ...]], _Prepared | None] = {}
@@ -205,17 +253,14 @@ def _remember_inline(info: dict[Any, Any], connection: Connection) -> None:
 def _prepare(statement: Executable, dialect: Dialect, keys: tuple[str, ...]) -> _Prepared | None:
     """The statement compiled once for these parameter names, with what it takes to run it on
     `sqlite3` directly; None when it needs more than that (SQLAlchemy's path runs it)."""
-    compiled: Any = cast(Any, statement).compile(dialect=dialect, column_keys=list(keys))
+    if not isinstance(statement, Select | Insert | Update | Delete):
+        return None  # text, for one: what it returns is not known
+    compiled: Any = statement.compile(dialect=dialect, column_keys=list(keys))
     if (
         compiled.escaped_bind_names
         or compiled.literal_execute_params
         or compiled.post_compile_params
         or any(bind.expanding for bind in compiled.binds.values())
-        or len(compiled._result_columns) > 1
-        or any(
-            column.type._cached_result_processor(dialect, None) is not None
-            for column in compiled._result_columns
-        )
     ):
         return None
     defaults = []
@@ -228,39 +273,23 @@ def _prepare(statement: Executable, dialect: Dialect, keys: tuple[str, ...]) -> 
             if default is None or not (default.is_scalar or default.is_callable):
                 return None
             defaults.append((column.key, default))
-    processors = compiled._bind_processors
-    binds = tuple((name, processors.get(name)) for name in compiled.positiontup)
+    bind_processors = compiled._bind_processors
+    binds = tuple((name, bind_processors.get(name)) for name in compiled.positiontup)
+    results = compiled._result_columns
+    processors = tuple(
+        (n, process)
+        for n, entry in enumerate(results)
+        if (process := entry.type._cached_result_processor(dialect, None)) is not None
+    )
+    row_type = _row_type(tuple(entry.keyname for entry in results)) if results else None
+    if results and row_type is None:
+        return None
     return _Prepared(
-        compiled.string, compiled, binds, tuple(defaults), bool(compiled._result_columns)
+        compiled.string, compiled, binds, tuple(defaults), bool(results), processors, row_type
     )
 
 
-def run_prepared(
-    info: dict[Any, Any], statement: Executable, parameters: Mapping[str, Any]
-) -> Rows | None:
-    """Run a prebuilt statement on the inline SQLite writer's `sqlite3` connection, compiled
-    once per statement and set of parameter names: SQLAlchemy's execution (an execution
-    context, a result, a greenlet round trip per statement) costs several times the SQL on a
-    write path run for every webhook and checkout. Parameters go through the same type
-    processing and column defaults as on SQLAlchemy's path. None when it does not apply: not
-    the inline writer, no transaction begun yet, or a statement that needs more (then the
-    caller runs it through SQLAlchemy, which also raises its own errors: a SQLite statement
-    that fails changes nothing, so it is simply run again there)."""
-    inline = info.get(INLINE_INFO)
-    if inline is None:
-        return None
-    raw, dialect = inline
-    if not raw.in_transaction:
-        return None
-    keys = tuple(sorted(parameters))
-    try:
-        prepared = _prepared[statement, keys]
-    except KeyError:
-        prepared = _prepare(statement, dialect, keys)
-        if len(_prepared) < MAX_PREPARED:
-            _prepared[statement, keys] = prepared
-    if prepared is None:
-        return None
+def _run(raw: sqlite3.Connection, prepared: _Prepared, parameters: Mapping[str, Any]) -> Rows:
     given = dict(parameters)
     for key, default in prepared.defaults:
         given[key] = default.arg if default.is_scalar else default.arg(None)
@@ -269,12 +298,61 @@ def run_prepared(
         values[name] if process is None else process(values[name])
         for name, process in prepared.binds
     ]
+    cursor = raw.execute(prepared.sql, row)
+    if not prepared.returns:
+        return Rows(cursor.rowcount, [])
+    found = cursor.fetchall()
+    if prepared.processors:
+        processed = []
+        for fetched in found:
+            columns = list(fetched)
+            for n, process in prepared.processors:
+                columns[n] = process(columns[n])
+            processed.append(columns)
+        found = processed
+    make = prepared.row_type
+    assert make is not None
+    return Rows(cursor.rowcount, [make._make(columns) for columns in found])  # type: ignore[attr-defined]
+
+
+def _prepared_for(
+    statement: Executable, dialect: Dialect, parameters: Mapping[str, Any]
+) -> _Prepared | None:
+    keys = tuple(sorted(parameters))
     try:
-        cursor = raw.execute(prepared.sql, row)
-        rows = cursor.fetchall() if prepared.returns else []
+        return _prepared[statement, keys]
+    except KeyError:
+        prepared = _prepare(statement, dialect, keys)
+        if len(_prepared) < MAX_PREPARED:
+            _prepared[statement, keys] = prepared
+        return prepared
+
+
+def run_prepared(
+    info: dict[Any, Any], statement: Executable, parameters: Mapping[str, Any]
+) -> Rows | None:
+    """Run a prebuilt statement on the inline SQLite writer's `sqlite3` connection, compiled
+    once per statement and set of parameter names: SQLAlchemy's execution (an execution
+    context, a result, a greenlet round trip per statement) costs several times the SQL on a
+    write path run for every webhook and checkout. Parameters and returned columns go through
+    the same type processing, and parameters get the same column defaults, as on SQLAlchemy's
+    path. None when it does not apply: not the inline writer, no transaction begun yet, or a
+    statement that needs more (then the caller runs it through SQLAlchemy, which also raises
+    its own errors: a SQLite statement that fails changes nothing, so it is simply run again
+    there)."""
+    inline = info.get(INLINE_INFO)
+    if inline is None:
+        return None
+    raw, dialect = inline
+    if not raw.in_transaction:
+        return None
+    prepared = _prepared_for(statement, dialect, parameters)
+    if prepared is None:
+        return None
+    try:
+        return _run(raw, prepared, parameters)
     except sqlite3.Error:
         return None
-    return Rows(cursor.rowcount, rows)
 
 
 @functools.cache
@@ -469,19 +547,42 @@ class Reader(Protocol):
 
     async def execute(
         self, statement: Executable, parameters: Mapping[str, Any] | None = None, /
-    ) -> Result[Any]: ...
+    ) -> Result[Any] | Rows: ...
 
 
 class _InlineReader:
-    __slots__ = ("_connection",)
+    """Hot reads on a `sqlite3` connection of the loop's thread: statements run prepared, in
+    one read transaction (one snapshot) per block; a statement that cannot be prepared (an
+    expanding IN list) runs through SQLAlchemy on a pooled connection of its own."""
 
-    def __init__(self, connection: Connection) -> None:
-        self._connection = connection
+    __slots__ = ("_connection", "_engine", "raw")
+
+    def __init__(self, raw: sqlite3.Connection, engine: Engine) -> None:
+        self.raw = raw
+        self._engine = engine
+        self._connection: Connection | None = None
 
     async def execute(
         self, statement: Executable, parameters: Mapping[str, Any] | None = None
-    ) -> Result[Any]:
+    ) -> Result[Any] | Rows:
+        given = parameters or {}
+        prepared = _prepared_for(statement, self._engine.dialect, given)
+        if prepared is not None:
+            try:
+                if not self.raw.in_transaction:
+                    self.raw.execute("BEGIN")
+                return _run(self.raw, prepared, given)
+            except sqlite3.Error:
+                pass  # SQLAlchemy runs it again and raises its own error
+        if self._connection is None:
+            self._connection = self._engine.connect()
         return self._connection.execute(statement, parameters)
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+        if self.raw.in_transaction:
+            self.raw.rollback()
 
 
 Work = Callable[[AsyncSession], Awaitable[T]]
@@ -571,6 +672,7 @@ class Database:
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessionmaker = async_sessionmaker(self.read_engine, expire_on_commit=False)
         self._group = _Group(self)
+        self._readers: list[sqlite3.Connection] = []
 
     @property
     def dialect(self) -> str:
@@ -615,17 +717,37 @@ class Database:
         Run only short statements inside, and await nothing else there.
         """
         if self.inline_engine is not None:
-            with self.inline_engine.connect() as connection:
-                yield _InlineReader(connection)
+            reader = _InlineReader(self._reader(), self.inline_engine)
+            try:
+                yield reader
+            finally:
+                reader.close()
+                if len(self._readers) < SQLITE_READERS:
+                    self._readers.append(reader.raw)
+                else:
+                    reader.raw.close()
         else:
             async with _slot(), self.read_engine.connect() as connection:
                 yield connection
 
+    def _reader(self) -> sqlite3.Connection:
+        """A read-only `sqlite3` connection for `read()`, kept open between uses."""
+        if self._readers:
+            return self._readers.pop()
+        path = sqlite_path(self.url)
+        assert path is not None
+        raw = sqlite3.connect(path, timeout=5, isolation_level=None, check_same_thread=False)
+        raw.execute("PRAGMA query_only=ON")
+        raw.execute("PRAGMA busy_timeout=5000")
+        return raw
+
     async def ping(self) -> None:
         async with self.read() as connection:
-            await connection.execute(text("SELECT 1"))
+            await connection.execute(_PING)
 
     async def dispose(self) -> None:
+        while self._readers:
+            self._readers.pop().close()
         if self.inline_engine is not None:
             self.inline_engine.dispose()
         await self.engine.dispose()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import sqlite3
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -25,9 +25,12 @@ from graphql_payments.ledger.models import EntryReason
 from graphql_payments.maintenance import purge
 from graphql_payments.migrations import current_revision, head_revision
 from graphql_payments.models import metadata
+from graphql_payments.payments import repository as payments
+from graphql_payments.payments.models import PaymentStatus
 from graphql_payments.services import Services
 from graphql_payments.webhooks import repository as webhooks
 from graphql_payments.webhooks.models import EventStatus
+from tests.factories import payment_rows
 
 
 def test_the_migrated_schema_matches_the_models(database_url: str) -> None:
@@ -173,3 +176,29 @@ async def test_the_inline_writer_runs_prepared_statements_with_sqlalchemy_s_valu
         rows = connection.execute("SELECT * FROM webhook_events ORDER BY id").fetchall()
     assert [row[0] for row in rows] == ["evt_first", "evt_second"]
     assert rows[0][1:] == rows[1][1:]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # SQLite's hot reads
+async def test_hot_reads_run_prepared_and_read_what_sqlalchemy_reads(services: Services) -> None:
+    # given
+    await payment_rows(services, 3)
+    where = payments.HistoryFilter(user_id="alice")
+    assert services.db.inline_engine is not None
+    through_sqlalchemy: list[str] = []
+    event.listen(
+        services.db.inline_engine,
+        "before_cursor_execute",
+        lambda _c, _cursor, sql, *_: through_sqlalchemy.append(sql),
+    )
+    # when
+    async with services.db.read() as reader:
+        page, more = await payments.history(reader, where, first=2, after=None)
+        total = await payments.count(reader, where)
+    async with services.db.reading() as session:  # SQLAlchemy's way
+        expected, _ = await payments.history(session, where, first=2, after=None)
+    # then
+    assert through_sqlalchemy == []
+    assert (len(page), more, total) == (2, True, 3)
+    assert [tuple(cast(Any, row)) for row in page] == [tuple(cast(Any, row)) for row in expected]
+    assert page[0].created_at.tzinfo is dt.UTC
+    assert page[0].status is PaymentStatus.SUCCEEDED
