@@ -242,6 +242,15 @@ class _Prepared:
 _prepared: dict[tuple[Executable, tuple[str, ...]], _Prepared | None] = {}
 
 
+@event.listens_for(Session, "after_transaction_end")
+def _forget_inline(session: Session, transaction: Any) -> None:
+    """A session that ended its transaction gives its connection back: the next one may be
+    another's, so its next statement finds its connection anew. (A flush's or a savepoint's
+    inner transaction keeps it.)"""
+    if transaction.parent is None:
+        session.info.pop(INLINE_INFO, None)
+
+
 def _remember_inline(info: dict[Any, Any], connection: Connection) -> None:
     if INLINE_INFO not in info:
         driver = connection.connection.driver_connection

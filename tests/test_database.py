@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from graphql_payments import idempotency
 from graphql_payments.db import per_dialect, sqlite_path, utcnow
 from graphql_payments.idempotency import IdempotencyKey
+from graphql_payments.idempotency import repository as idempotency_keys
 from graphql_payments.ledger import repository as ledger
 from graphql_payments.ledger.models import EntryReason
 from graphql_payments.maintenance import purge
@@ -202,3 +203,34 @@ async def test_hot_reads_run_prepared_and_read_what_sqlalchemy_reads(services: S
     assert [tuple(cast(Any, row)) for row in page] == [tuple(cast(Any, row)) for row in expected]
     assert page[0].created_at.tzinfo is dt.UTC
     assert page[0].status is PaymentStatus.SUCCEEDED
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # SQLite's inline writer
+async def test_a_session_whose_transaction_ended_never_writes_in_another_transaction(
+    services: Services,
+) -> None:
+    # given: a session that wrote prepared, then committed (its connection went back)
+    db = services.db
+
+    def claim(session: AsyncSession, key: str) -> Any:
+        return idempotency_keys.insert(
+            session, scope="s", owner="u", key=key, digest="h", resource_id=key
+        )
+
+    first = db.sessionmaker()
+    await claim(first, "a")
+    await claim(first, "b")
+    await first.commit()
+    # when: another transaction holds the one write connection, and the first session writes
+    async with db.transaction() as second:
+        await claim(second, "c")
+        late = asyncio.create_task(claim(first, "d"))
+        await asyncio.sleep(0.05)
+        # then: the first session waits for a connection of its own
+        assert not late.done()
+    await late
+    await first.rollback()
+    await first.close()
+    async with db.reading() as session:
+        keys = await session.scalars(select(IdempotencyKey.key).order_by(IdempotencyKey.key))
+        assert list(keys) == ["a", "b", "c"]
