@@ -331,9 +331,9 @@ def _prepared_for(
     try:
         return _prepared[statement, keys]
     except KeyError:
-        prepared = _prepare(statement, dialect, keys)
-        if len(_prepared) < MAX_PREPARED:
-            _prepared[statement, keys] = prepared
+        if len(_prepared) >= MAX_PREPARED:  # statements built per call: SQLAlchemy caches them
+            return None
+        prepared = _prepared[statement, keys] = _prepare(statement, dialect, keys)
         return prepared
 
 
