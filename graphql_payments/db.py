@@ -223,7 +223,7 @@ def _row_type(names: tuple[str, ...]) -> type[tuple[Any, ...]] | None:
 
         @property
         def _mapping(self) -> dict[str, Any]:
-            return dict(zip(self._fields, self, strict=True))
+            return dict(zip(self._fields, self))  # noqa: B905 (as many names as columns)
 
     return PreparedRow
 

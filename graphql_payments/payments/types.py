@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 import strawberry
-from sqlalchemy.engine import Row, RowMapping
+from sqlalchemy.engine import RowMapping
 
 from graphql_payments.graphql.context import Info
 from graphql_payments.graphql.types import Money, build
@@ -34,10 +35,12 @@ class _Attributes:
         return getattr(self.record, name)
 
 
-def columns(record: models.PaymentRecord) -> RowMapping | _Attributes:
+def columns(record: models.PaymentRecord) -> RowMapping | Mapping[str, Any] | _Attributes:
     """The record's columns by name. A Core row's attributes cost a failed lookup each
-    (about 0.75 us); its mapping answers in a sixth of that, which matters on a page of 100."""
-    return record._mapping if isinstance(record, Row) else _Attributes(record)
+    (about 0.75 us); its mapping answers in a sixth of that, which matters on a page of 100.
+    A prepared row's mapping is a plain dict."""
+    mapping = getattr(record, "_mapping", None)
+    return mapping if mapping is not None else _Attributes(record)
 
 
 @strawberry.type(description="A payment of any kind, as our records hold it.")
