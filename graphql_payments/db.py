@@ -22,11 +22,10 @@ are `query_only`, and their statements run prepared: compiled once, executed on 
 directly, their rows tuples whose columns are also attributes. The one write connection of a
 SQLite file runs on the loop's thread too (`inline_sqlite`: aiosqlite's interface without its
 thread), and waits for another process's write lock asynchronously, so that wait never stalls
-the event loop. Longer reads through
-`reading()` stay on aiosqlite's threads. The prebuilt statements of the write paths
-(`execute_core`) run prepared on that writer's `sqlite3` connection once its transaction has
-begun (`run_prepared`), and small units of work queued at the same moment commit together
-(`Database.together`).
+the event loop. Longer reads through `reading()` stay on aiosqlite's threads. The prebuilt
+statements of the write paths (`execute_core`) run prepared on that writer's `sqlite3`
+connection once its transaction has begun (`run_prepared`), and small units of work queued at
+the same moment commit together (`Database.together`).
 """
 
 from __future__ import annotations
@@ -301,7 +300,7 @@ def _prepare(statement: Executable, dialect: Dialect, keys: tuple[str, ...]) -> 
 def _run(raw: sqlite3.Connection, prepared: _Prepared, parameters: Mapping[str, Any]) -> Rows:
     given = dict(parameters)
     for key, default in prepared.defaults:
-        given[key] = default.arg if default.is_scalar else default.arg(None)
+        given[key] = _default(default)
     values: Any = prepared.compiled.construct_params(given)
     row = [
         values[name] if process is None else process(values[name])
@@ -364,6 +363,11 @@ def run_prepared(
         return None
 
 
+def _default(default: Any) -> Any:
+    """The value of a Python-side column default (a scalar, or a function of no arguments)."""
+    return default.arg(None) if default.is_callable else default.arg
+
+
 @functools.cache
 def _columns(model: type[Base]) -> tuple[tuple[str, Any], ...]:
     return tuple((attr.key, attr.columns[0]) for attr in inspect(model).column_attrs)
@@ -377,7 +381,7 @@ def new_row(obj: Base) -> dict[str, Any]:
         value = getattr(obj, key)
         default = column.default
         if value is None and default is not None:
-            value = default.arg(None) if default.is_callable else default.arg
+            value = _default(default)
             setattr(obj, key, value)
         row[key] = value
     return row
@@ -524,25 +528,27 @@ async def _slot() -> AsyncIterator[None]:
             _holding_slot.reset(token)
 
 
-def _inline_sqlite_engine(url: str) -> Engine:
-    """Read-only `sqlite3` connections used on the event loop thread (see the module doc).
+def _query_only(path: Path) -> sqlite3.Connection:
+    """A read-only `sqlite3` connection for use on the event loop's thread."""
+    raw = sqlite3.connect(path, timeout=5, isolation_level=None, check_same_thread=False)
+    raw.execute("PRAGMA query_only=ON")
+    raw.execute("PRAGMA busy_timeout=5000")
+    return raw
+
+
+def _inline_sqlite_engine(url: str, path: Path) -> Engine:
+    """Read-only `sqlite3` connections used on the event loop thread (see the module doc), for
+    the hot reads that cannot run prepared.
 
     A reader is held only while its statements run, never across a real await, so one or two
     connections serve a whole process; the pool never blocks (unbounded overflow).
     """
     engine = create_engine(
         make_url(url).set(drivername="sqlite+pysqlite"),
-        connect_args={"timeout": 5, "isolation_level": None, "check_same_thread": False},
+        creator=lambda: _query_only(path),
         pool_size=2,
         max_overflow=-1,
     )
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA query_only=ON")
-        cursor.execute("PRAGMA busy_timeout=5000")
-        cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
@@ -669,8 +675,9 @@ class Database:
         if is_sqlite(url):
             self.engine = _sqlite_engine(url, immediate=True, lock_timeout=lock_timeout)
             self.read_engine = _sqlite_engine(url, immediate=False)
-            if ":memory:" not in url:
-                self.inline_engine = _inline_sqlite_engine(url)
+            path = sqlite_path(url)
+            if path is not None:
+                self.inline_engine = _inline_sqlite_engine(url, path)
         else:
             # No pre-ping (a round trip per checkout); connections are recycled instead and
             # one that broke is dropped from the pool by the driver's disconnect check.
@@ -745,10 +752,7 @@ class Database:
             return self._readers.pop()
         path = sqlite_path(self.url)
         assert path is not None
-        raw = sqlite3.connect(path, timeout=5, isolation_level=None, check_same_thread=False)
-        raw.execute("PRAGMA query_only=ON")
-        raw.execute("PRAGMA busy_timeout=5000")
-        return raw
+        return _query_only(path)
 
     async def ping(self) -> None:
         async with self.read() as connection:

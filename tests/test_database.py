@@ -11,9 +11,9 @@ from typing import Any, cast
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, event, select
+from sqlalchemy import Column, Integer, MetaData, Table, create_engine, event, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.orm import Session
 
@@ -203,6 +203,12 @@ async def test_hot_reads_run_prepared_and_read_what_sqlalchemy_reads(services: S
     assert [tuple(cast(Any, row)) for row in page] == [tuple(cast(Any, row)) for row in expected]
     assert page[0].created_at.tzinfo is dt.UTC
     assert page[0].status is PaymentStatus.SUCCEEDED
+    # and: a read that fails prepared is run again through SQLAlchemy, which raises its error
+    missing = Table("missing", MetaData(), Column("id", Integer))
+    async with services.db.read() as reader:
+        with pytest.raises(OperationalError, match="no such table"):
+            await reader.execute(select(missing.c.id))
+    assert through_sqlalchemy == ["BEGIN", "SELECT missing.id \nFROM missing"]
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # SQLite's inline writer

@@ -34,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable
-from contextlib import nullcontext
+from contextlib import AbstractAsyncContextManager, nullcontext
 from inspect import isawaitable
 from typing import Any, TypeVar
 
@@ -227,6 +227,11 @@ class GraphQLApp(GraphQL[Context, None]):
         response = await self.answer(Request(scope, receive))
         await response(scope, receive, send)
 
+    def turn(self) -> AbstractAsyncContextManager[None]:
+        """This request's turn (a block already holding one keeps it); nothing to wait for
+        where requests take no turns."""
+        return self.turns.turn() if self.turns is not None else nullcontext()
+
     async def answer(self, request: Request) -> Response:
         refused = await self.limit(request)
         if refused is not None:
@@ -242,11 +247,11 @@ class GraphQLApp(GraphQL[Context, None]):
         # reading (a mutation whose name is written otherwise takes its turn later).
         early = self.turns is not None and b"mutation" in body
         try:
-            async with self.turns.turn() if early else nullcontext():  # type: ignore[union-attr]
+            async with self.turn() if early else nullcontext():
                 answered = await self.answer_query(request, body)
                 if answered is not None:
                     return answered
-                async with self.turns.turn() if self.turns is not None else nullcontext():
+                async with self.turn():
                     return await self.run(Request(request.scope, _replay(body)))
         except HTTPException as exc:
             headers = {"Allow": ALLOWED_METHODS} if exc.status_code == 405 else None
@@ -307,7 +312,7 @@ class GraphQLApp(GraphQL[Context, None]):
             return await result if isawaitable(result) else result
 
         if mutation:
-            async with self.turns.turn() if self.turns is not None else nullcontext():
+            async with self.turn():
                 exceeded = await stripe_limit(context, document)
                 if exceeded is not None:
                     result = stripe_refusal(context, exceeded)

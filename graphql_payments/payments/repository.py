@@ -209,12 +209,6 @@ async def find_many(
     return found
 
 
-async def get_by_charge(
-    session: AsyncSession, charge_id: str, *, lock: bool = False
-) -> Payment | None:
-    return await _one(session, "stripe_charge_id", charge_id, lock=lock)
-
-
 async def record_failure(
     session: AsyncSession,
     *,

@@ -213,7 +213,7 @@ class WebhookInbox:
         our database is applied and its outcome recorded in one transaction, shared with the
         other events of the moment (`Database.together`)."""
         in_session = self.handlers.in_session(event)
-        outcome: Outcome | None = None
+        recorded = False
         if in_session is not None:
 
             async def apply(session: AsyncSession) -> Outcome:
@@ -228,18 +228,17 @@ class WebhookInbox:
 
             try:
                 outcome = await self.db.together(apply)
+                recorded = True
             except Exception as exc:  # it failed alone as well: nothing of it was written
-                failed = self._outcome(event_id, event, attempts, exc)
+                outcome = self._outcome(event_id, event, attempts, exc)
         else:
             try:
                 await self.handlers.handle(event)
+                outcome = Outcome(EventStatus.HANDLED)
             except Exception as exc:
-                failed = self._outcome(event_id, event, attempts, exc)
-            else:
-                failed = Outcome(EventStatus.HANDLED)
-        if outcome is None:
-            await self.db.together(lambda session: self._finish(session, event_id, failed))
-            outcome = failed
+                outcome = self._outcome(event_id, event, attempts, exc)
+        if not recorded:
+            await self.db.together(lambda session: self._finish(session, event_id, outcome))
         metrics.WEBHOOK_EVENTS.labels(outcome.status.value).inc()
         return outcome.status
 
