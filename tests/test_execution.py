@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import enum
 from inspect import isawaitable
 from typing import Any
 
@@ -49,6 +50,21 @@ class Other:
     note: str
 
 
+@strawberry.enum
+class Level(enum.Enum):
+    HIGH = "high"
+
+
+@strawberry.type
+class Odd:
+    """Values a leaf type coerces, or refuses."""
+
+    flag: str
+    number: strawberry.ID
+    level: Level
+    big: int
+
+
 @strawberry.type
 class Query:
     @strawberry.field
@@ -64,6 +80,10 @@ class Query:
             )
             for n in range(4)
         ]
+
+    @strawberry.field
+    def odd(self) -> Odd:
+        return Odd(flag=True, number=5, level=Level.HIGH, big=2**40)  # type: ignore[arg-type]
 
     @strawberry.field
     def either(self) -> Item | Other:
@@ -84,6 +104,8 @@ QUERIES = {
     "async resolver": "{ items { id later } }",
     "merged fields": "{ items { price { value } price { currency } } }",
     "directives": "query($yes: Boolean!) { items { id name @include(if: $yes) } }",
+    "coerced leaves": "{ odd { flag number level } }",
+    "int out of range": "{ odd { flag big } }",
     "union": "{ either { __typename ... on Other { note } ... on Item { id } } }",
 }
 
@@ -142,3 +164,22 @@ def test_types_built_per_row_get_every_field() -> None:
             getattr(shown, field.name)
     assert shown.amount.amount == 1000
     assert shown.amount.formatted() == "10.00 USD"
+
+
+def test_a_payment_shows_its_record_as_it_was_when_shown() -> None:
+    from graphql_payments.db import utcnow
+    from graphql_payments.payments import models
+    from graphql_payments.payments.types import Payment
+
+    record = models.Payment(
+        id="pay_1", user_id="u", kind=models.PaymentKind.CREDIT_PURCHASE,
+        status=models.PaymentStatus.PENDING, amount=1000, currency="JPY", refunded_amount=0,
+        transfer_reversed_amount=0, created_at=utcnow(), updated_at=utcnow(),
+    )  # fmt: skip
+    shown = Payment.of(record)
+    record.status = models.PaymentStatus.SUCCEEDED
+    record.refunded_amount = 500
+    assert shown.status is models.PaymentStatus.PENDING
+    assert shown.refunded_amount.formatted() == "0 JPY"
+    assert shown.captured_amount is None
+    assert not hasattr(shown, "version")  # a column, not a field of the type
