@@ -6,7 +6,8 @@ compares each payment's and dispute's state with what was loaded and appends the
 change means to the outbox, in the same transaction. New payments are written and announced
 (`payment.created`) by `payments.repository.add`, and ledger entries written with
 `ledger.repository.add_entry` (an upsert) by it, after the payment changes that caused them;
-entries added as objects are announced here.
+entries added as objects are announced here. A payment changed without the ORM's unit of work
+(`payments.repository.save`) is announced by the same rules (`payment_events`).
 """
 
 from __future__ import annotations
@@ -80,10 +81,12 @@ def _before(attribute: Any) -> Any:
     return history.deleted[0] if history.has_changes() and history.deleted else None
 
 
-def _payment_events(payment: Payment) -> list[tuple[EventType, dict[str, Any]]]:
-    state = inspect(payment)
+def payment_events(
+    payment: Payment, *, status_before: PaymentStatus | None, refunded_before: int | None
+) -> list[tuple[EventType, dict[str, Any]]]:
+    """The events a change of the payment announces, given the status and refunded amount it
+    had before (None for one that did not change), each with its extra fields."""
     found: list[tuple[EventType, dict[str, Any]]] = []
-    refunded_before = _before(state.attrs.refunded_amount)
     if refunded_before is not None and payment.refunded_amount > refunded_before:
         refund = {
             "amount": payment.refunded_amount - refunded_before,
@@ -91,12 +94,20 @@ def _payment_events(payment: Payment) -> list[tuple[EventType, dict[str, Any]]]:
             "currency": payment.currency,
         }
         found.append((EventType.PAYMENT_REFUNDED, {"refund": refund}))
-    status_before = _before(state.attrs.status)
     if status_before is not None:
         kind = transition_event(payment.kind, status_before, payment.status)
         if kind is not None:
             found.append((kind, {}))
     return found
+
+
+def _payment_events(payment: Payment) -> list[tuple[EventType, dict[str, Any]]]:
+    state = inspect(payment)
+    return payment_events(
+        payment,
+        status_before=_before(state.attrs.status),
+        refunded_before=_before(state.attrs.refunded_amount),
+    )
 
 
 def _paused(autopay: Autopay) -> bool:

@@ -16,18 +16,21 @@ from sqlalchemy import (
     case,
     func,
     insert,
+    inspect,
     or_,
     select,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.orm.util import identity_key
 
 from graphql_payments import validation
 from graphql_payments.db import Reader, execute_core, insert_for, new_row, utcnow
 from graphql_payments.errors import PaymentNotFound
 from graphql_payments.events.catalogue import EventType
 from graphql_payments.events.outbox import record
-from graphql_payments.events.recorder import payment_fields
+from graphql_payments.events.recorder import payment_events, payment_fields
 from graphql_payments.payments.models import (
     BY_CHECKOUT_SESSION,
     BY_ID,
@@ -47,12 +50,14 @@ _SHOWN = select(*(Payment.__table__.c[name] for name in SHOWN_COLUMNS))
 
 
 @functools.cache
-def _by(keys: tuple[str, ...], lock: bool) -> Select[Any]:
+def _by(keys: tuple[str, ...], lock: bool, *, rows: bool = False) -> Select[Any]:
     """The payment whose column `keys[i]` equals the parameter of that name, the first key in
-    `keys` that matches winning; with `lock`, row-locked until the transaction ends. Built once
-    per shape: a statement built per call costs more than the lookup."""
+    `keys` that matches winning; with `lock`, row-locked until the transaction ends; with
+    `rows`, as a Core row of its columns. Built once per shape: a statement built per call
+    costs more than the lookup."""
     conditions = [Payment.__table__.c[key] == bindparam(key) for key in keys]
-    query = select(Payment).where(or_(*conditions))
+    query = select(*Payment.__table__.c) if rows else select(Payment)
+    query = query.where(or_(*conditions))
     if len(keys) > 1:  # only the row returned is locked
         query = query.order_by(case(*((c, n) for n, c in enumerate(conditions)))).limit(1)
     return query.with_for_update() if lock else query
@@ -74,6 +79,75 @@ async def find_locked(session: AsyncSession, keys: dict[str, str]) -> Payment | 
         return None
     result = await session.execute(_by(tuple(keys), True), keys)
     return cast(Payment | None, result.scalars().first())
+
+
+# `InstanceState.info` key of a payment read by `find_for_change`: its columns as last stored.
+_STORED = "payments_stored"
+
+
+async def find_for_change(session: AsyncSession, keys: dict[str, str]) -> Payment | None:
+    """Like `find_locked`, for a change that `save` writes: the row is read with one Core
+    statement into a `Payment` outside the session, with no identity map, loading or unit of
+    work (together, most of the cost of a webhook's change). A payment the session holds
+    already is that object, pending changes and all, as `find_locked` would give it."""
+    if not keys:
+        return None
+    found = (await execute_core(session, _by(tuple(keys), True, rows=True), keys)).first()
+    if found is None:
+        return None
+    stored = dict(found._mapping)
+    held = session.identity_map.get(identity_key(Payment, stored["id"]))
+    if held is not None:
+        return held
+    payment = Payment(**stored)
+    inspect(payment).info[_STORED] = stored
+    return payment
+
+
+@functools.cache
+def _save_statement(names: tuple[str, ...]) -> Any:
+    return (
+        update(Payment)
+        .where(Payment.id == bindparam("payment_id"), Payment.version == bindparam("stored"))
+        .values(
+            {name: bindparam(f"new_{name}") for name in names} | {"version": Payment.version + 1}
+        )
+    )
+
+
+async def save(session: AsyncSession, payment: Payment) -> None:
+    """Write the payment's changes: the session's flush for a payment it holds. For one from
+    `find_for_change`, one UPDATE of the changed columns, checked against the version read
+    (as the ORM checks it; StaleDataError if another writer got there first), after the
+    events the change announces (`recorder.payment_events`, as the flush hook does)."""
+    stored = inspect(payment).info.get(_STORED)
+    if stored is None:
+        await session.flush()
+        return
+    changes = {
+        name: value
+        for name, value in ((name, getattr(payment, name)) for name in stored)
+        if value != stored[name]
+    }
+    if not changes:
+        return
+    status, refunded = stored["status"], stored["refunded_amount"]
+    for kind, extra in payment_events(
+        payment,
+        status_before=status if payment.status is not status else None,
+        refunded_before=refunded if payment.refunded_amount != refunded else None,
+    ):
+        fields = {"payment": payment_fields(payment), **extra}
+        await record(session, kind, payment_id=payment.id, user_id=payment.user_id, fields=fields)
+    changes["updated_at"] = utcnow()
+    params = {f"new_{name}": value for name, value in changes.items()}
+    params |= {"payment_id": payment.id, "stored": stored["version"]}
+    result = await execute_core(session, _save_statement(tuple(sorted(changes))), params)
+    if result.rowcount != 1:
+        raise StaleDataError(f"payment {payment.id} changed since version {stored['version']}")
+    payment.updated_at = changes["updated_at"]
+    payment.version = stored["version"] + 1
+    stored.update(changes, version=payment.version)
 
 
 async def lock(session: AsyncSession, payment_id: str) -> Payment:

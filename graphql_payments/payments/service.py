@@ -95,6 +95,23 @@ def _link(payment: Payment, **ids: str | None) -> None:
             setattr(payment, name, value)
 
 
+def _keys(
+    payment_id: str | None,
+    checkout_session_id: str | None,
+    payment_intent_id: str | None,
+    charge_id: str | None,
+) -> dict[str, str]:
+    """The columns naming a Stripe object's payment, in order of preference: Stripe's ids,
+    then ours."""
+    lookups = {
+        "stripe_checkout_session_id": checkout_session_id,
+        "stripe_payment_intent_id": payment_intent_id,
+        "stripe_charge_id": charge_id,
+        "id": payment_id,
+    }
+    return {k: v for k, v in lookups.items() if v}
+
+
 async def find_locked(
     session: AsyncSession,
     *,
@@ -103,14 +120,9 @@ async def find_locked(
     payment_intent_id: str | None = None,
     charge_id: str | None = None,
 ) -> Payment | None:
-    """The payment a Stripe object belongs to, row-locked: by Stripe's ids, then by ours."""
-    lookups = {
-        "stripe_checkout_session_id": checkout_session_id,
-        "stripe_payment_intent_id": payment_intent_id,
-        "stripe_charge_id": charge_id,
-        "id": payment_id,
-    }
-    return await repository.find_locked(session, {k: v for k, v in lookups.items() if v})
+    """The payment a Stripe object belongs to, row-locked."""
+    keys = _keys(payment_id, checkout_session_id, payment_intent_id, charge_id)
+    return await repository.find_locked(session, keys)
 
 
 # Kinds of payment that buy credits, granted through the ledger once paid.
@@ -328,9 +340,8 @@ class PaymentService:
         """Bring our payment in line with a Checkout Session; None if it is not ours (yet).
         Database writes only: it may run in the caller's transaction (`session`)."""
         async with self._within(session) as session:
-            payment = await find_locked(
-                session, payment_id=checkout.payment_id, checkout_session_id=checkout.id
-            )
+            keys = _keys(checkout.payment_id, checkout.id, None, None)
+            payment = await repository.find_for_change(session, keys)
             if payment is None:
                 return None
             _link(
@@ -364,7 +375,7 @@ class PaymentService:
                         code="expired",
                         message="The checkout session expired before the customer paid.",
                     )
-            await session.flush()
+            await repository.save(session, payment)
             return payment
 
     async def fail_checkout(
@@ -377,9 +388,8 @@ class PaymentService:
         """An asynchronous payment method failed after the session completed. Database writes
         only: it may run in the caller's transaction (`session`)."""
         async with self._within(session) as session:
-            payment = await find_locked(
-                session, payment_id=checkout.payment_id, checkout_session_id=checkout.id
-            )
+            keys = _keys(checkout.payment_id, checkout.id, None, None)
+            payment = await repository.find_for_change(session, keys)
             if payment is None:
                 return None
             if move(payment, PaymentStatus.FAILED, cause=f"checkout session {checkout.id} failed"):
@@ -391,7 +401,7 @@ class PaymentService:
                     code="async_payment_failed",
                     message=message,
                 )
-            await session.flush()
+            await repository.save(session, payment)
             return payment
 
     async def apply_payment_intent(self, intent: StripePaymentIntent) -> Payment | None:
@@ -492,6 +502,8 @@ class PaymentService:
 
     @staticmethod
     async def _fulfil(session: AsyncSession, payment: Payment) -> None:
+        # The payment's change (and its event) comes before the credits it grants.
+        await repository.save(session, payment)
         if payment.kind in CREDIT_KINDS and payment.credits:
             await ledger.add_entry(
                 session,
