@@ -5,12 +5,16 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import strawberry
+from strawberry.types.nodes import SelectedField, Selection
 
 from graphql_payments.graphql.errors import client_error
 from graphql_payments.graphql.scalars import parse_datetime
+
+if TYPE_CHECKING:  # the context's module imports this one
+    from graphql_payments.graphql.context import Info
 
 T = TypeVar("T")
 
@@ -44,6 +48,52 @@ def connection(edges: list[Edge[T]], *, has_next: bool, total: int) -> Connectio
         page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None),
         total_count=total,
     )
+
+
+# (operation, path of the connection field) -> (the operation, kept alive so its id stays its
+# own; the fields selected on its nodes)
+_NODE_FIELDS: dict[tuple[int, tuple[str | int, ...]], tuple[object, frozenset[str]]] = {}
+MAX_NODE_FIELDS = 4096
+
+
+def node_fields(info: Info) -> frozenset[str]:
+    """The names of the fields a connection's query selects on its nodes (`edges { node }`),
+    through fragments and whatever their directives say (a field that may be skipped counts).
+    Worked out once per operation and field (the document caches keep operations alive)."""
+    key = (id(info.operation), tuple(info.path.as_list()))
+    found = _NODE_FIELDS.get(key)
+    if found is None:
+        connections = [s for field in info.selected_fields for s in _inner(field)]
+        names = frozenset(_names(_below(_below(connections, "edges"), "node")))
+        if len(_NODE_FIELDS) >= MAX_NODE_FIELDS:
+            _NODE_FIELDS.clear()
+        found = _NODE_FIELDS[key] = (info.operation, names)
+    return found[1]
+
+
+def _inner(selection: Selection) -> list[Selection]:
+    return list(selection.selections) if selection.selections else []
+
+
+def _below(selections: list[Selection], name: str) -> list[Selection]:
+    """What every field `name` among `selections` (fragments included) selects."""
+    found: list[Selection] = []
+    for selection in selections:
+        if not isinstance(selection, SelectedField):
+            found += _below(_inner(selection), name)
+        elif selection.name == name:
+            found += _inner(selection)
+    return found
+
+
+def _names(selections: list[Selection]) -> set[str]:
+    names: set[str] = set()
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            names.add(selection.name)
+        else:
+            names |= _names(_inner(selection))
+    return names
 
 
 def encode_cursor(created_at: dt.datetime, item_id: str) -> str:

@@ -17,10 +17,18 @@ from graphql_payments.graphql.pagination import (
     decode_cursor,
     decode_numeric_cursor,
     encode_cursor,
+    node_fields,
 )
 from graphql_payments.payments import models
 from graphql_payments.payments.models import PaymentKind, PaymentStatus
-from graphql_payments.payments.types import Payment, PaymentFailureType
+from graphql_payments.payments.repository import BRIEF_COLUMNS
+from graphql_payments.payments.types import Payment, PaymentFailureType, columns_for
+
+
+def _brief(info: Info) -> bool:
+    """Whether the page's payments show only fields made from `BRIEF_COLUMNS`."""
+    needed = columns_for(info, node_fields(info))
+    return needed is not None and needed <= BRIEF_COLUMNS
 
 
 @strawberry.type
@@ -80,6 +88,7 @@ class PaymentQueries:
             kinds=list(kind or []),
             first=clamp_first(first),
             after=decode_cursor(after) if after else None,
+            brief=_brief(info),
         )
         edges = [
             Edge(cursor=encode_cursor(p.created_at, p.id), node=Payment.of(p))

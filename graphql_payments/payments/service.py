@@ -309,7 +309,9 @@ class PaymentService:
         kinds: list[PaymentKind],
         first: int,
         after: tuple[dt.datetime, str] | None,
+        brief: bool = False,
     ) -> Page:
+        """A page of payments; a `brief` one reads only `repository.BRIEF_COLUMNS`."""
         where = repository.HistoryFilter(
             user_id=user_id if viewer.is_admin else viewer.require_user_id(),
             statuses=statuses,
@@ -317,7 +319,9 @@ class PaymentService:
         )
         first = max(0, min(first, MAX_PAGE))
         async with self.db.read() as connection:
-            rows, has_next = await repository.history(connection, where, first=first, after=after)
+            rows, has_next = await repository.history(
+                connection, where, first=first, after=after, brief=brief
+            )
             total = await repository.count(connection, where)
         return Page(rows, has_next, total)
 

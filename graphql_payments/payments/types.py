@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Iterable
 from operator import attrgetter
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import strawberry
+from strawberry.schema.name_converter import NameConverter
+from strawberry.types.base import get_object_definition
 
 from graphql_payments.graphql.context import Info
 from graphql_payments.graphql.types import Money
@@ -29,27 +32,53 @@ def _amount(name: str) -> Callable[[models.PaymentRecord], Money | None]:
     return lambda p: _money(read(p), p.currency)
 
 
+_PLAIN = (
+    "id", "user_id", "kind", "status", "credits", "package_id", "description", "failure_code",
+    "decline_code", "failure_message", "stripe_payment_intent_id", "stripe_checkout_session_id",
+    "receipt_url", "next_action_url", "client_secret", "autopay_id", "order_id", "runner_id",
+    "transfer_id", "hold_expires_at", "created_at", "updated_at",
+)  # fmt: skip
+_AMOUNTS = (
+    "amount", "refunded_amount", "captured_amount", "platform_fee", "transferred_amount",
+    "transfer_reversed_amount",
+)  # fmt: skip
+
 # How each field of `Payment` is made from the payment's record. Fields are made when first
 # read: a page of payments usually shows four of them, and making all of them (money objects
 # included) was about a third of a page's work.
 _FIELDS: dict[str, Callable[[models.PaymentRecord], Any]] = {
-    name: attrgetter(name)
-    for name in (
-        "id", "user_id", "kind", "status", "credits", "package_id", "description",
-        "failure_code", "decline_code", "failure_message", "stripe_payment_intent_id",
-        "stripe_checkout_session_id", "receipt_url", "next_action_url", "client_secret",
-        "autopay_id", "order_id", "runner_id", "transfer_id", "hold_expires_at", "created_at",
-        "updated_at",
-    )
-}  # fmt: skip
-_FIELDS.update(
-    (name, _amount(name))
-    for name in (
-        "amount", "refunded_amount", "captured_amount", "platform_fee", "transferred_amount",
-        "transfer_reversed_amount",
-    )
-)  # fmt: skip
+    name: attrgetter(name) for name in _PLAIN
+} | {name: _amount(name) for name in _AMOUNTS}
 _COLUMNS = (*_FIELDS, "currency")
+
+# The columns each field of `Payment` is made from (its refunds and disputes: the id).
+COLUMNS_OF: dict[str, tuple[str, ...]] = {name: (name,) for name in _PLAIN}
+COLUMNS_OF.update({name: (name, "currency") for name in _AMOUNTS})
+COLUMNS_OF.update(refunds=("id",), disputes=("id",))
+
+
+@functools.cache
+def _columns_by_name(converter: NameConverter) -> dict[str, tuple[str, ...]]:
+    fields = get_object_definition(Payment, strict=True).fields
+    return {
+        converter.get_graphql_name(field): COLUMNS_OF[field.python_name]
+        for field in fields
+        if field.python_name in COLUMNS_OF
+    }
+
+
+def columns_for(info: Info, fields: Iterable[str]) -> frozenset[str] | None:
+    """The columns the fields of `Payment` named (GraphQL names) are made from; None when one of
+    them is not known here."""
+    known = _columns_by_name(info.schema.config.name_converter)
+    needed: set[str] = set()
+    for name in fields:
+        if name != "__typename":
+            columns = known.get(name)
+            if columns is None:
+                return None
+            needed.update(columns)
+    return frozenset(needed)
 
 
 def snapshot(record: models.PaymentRecord) -> models.PaymentRecord:

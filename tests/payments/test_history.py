@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from graphql_payments.payments.models import PaymentStatus
+import pytest
+from sqlalchemy import update
+
+from graphql_payments.payments import repository
+from graphql_payments.payments.models import Payment, PaymentStatus
 from graphql_payments.services import Services
 from tests.factories import payment_rows
 from tests.helpers import GraphQLClient, as_admin, as_user, error_codes
@@ -74,3 +78,64 @@ async def test_bad_cursor_and_negative_first_are_client_errors(gql: GraphQLClien
     negative = await gql(PAGE, {"first": -1}, headers=as_user("alice"))
     assert error_codes(bad_cursor) == ["BAD_USER_INPUT"]
     assert error_codes(negative) == ["BAD_USER_INPUT"]
+
+
+# How a page's payments may be selected: brief (made from the brief columns alone, which is
+# all such a page reads) or not, through aliases, fragments and directives.
+EVERY_FIELD = """
+id userId kind status amount { amount currency formatted } refundedAmount { amount } credits
+packageId description failureCode declineCode failureMessage stripePaymentIntentId
+stripeCheckoutSessionId receiptUrl nextActionUrl clientSecret autopayId orderId runnerId
+capturedAmount { amount } platformFee { amount } transferId transferredAmount { amount }
+transferReversedAmount { amount } holdExpiresAt createdAt updatedAt refunds { id }
+disputes { id }
+"""
+SELECTIONS = {
+    "brief": "{ id kind status amount { amount currency formatted } createdAt __typename }",
+    "every field": "{ " + EVERY_FIELD + " }",
+    "aliased": "{ key: id code: failureCode }",
+    "named fragment": "{ ...Shown }",
+    "inline fragment": "{ id ... on Payment { failureMessage } }",
+    "skipped": "{ id failureCode @skip(if: true) failureMessage @include(if: true) }",
+}
+FRAGMENT = "fragment Shown on Payment { id amount { amount } failureMessage }"
+
+
+@pytest.mark.parametrize("name", SELECTIONS)
+async def test_a_page_shows_its_payments_as_they_are_shown_one_by_one(
+    gql: GraphQLClient, services: Services, name: str
+) -> None:
+    # given: payments, one of them failed with Stripe's codes
+    ids = await payment_rows(services, 3)
+    async with services.db.transaction() as session:
+        failed = update(Payment).where(Payment.id == ids[1])
+        await session.execute(failed.values(failure_code="card_declined", failure_message="No"))
+    selection = SELECTIONS[name]
+    fragment = FRAGMENT if "..." in selection and "Shown" in selection else ""
+    # when
+    page = await gql.data(
+        f"{{ paymentHistory(first: 5) {{ edges {{ node {selection} }} }} }} {fragment}",
+        headers=as_user("alice"),
+    )
+    # then: each payment as paymentStatus shows it
+    nodes = [edge["node"] for edge in page["paymentHistory"]["edges"]]
+    assert len(nodes) == 3
+    for node, payment_id in zip(nodes, reversed(ids), strict=True):
+        one = await gql.data(
+            f"query($id: ID) {{ paymentStatus(id: $id) {selection} }} {fragment}",
+            {"id": payment_id},
+            headers=as_user("alice"),
+        )
+        assert node == one["paymentStatus"]
+
+
+async def test_a_brief_page_reads_the_brief_columns_alone(services: Services) -> None:
+    await payment_rows(services, 3)
+    where = repository.HistoryFilter(user_id="alice", statuses=[], kinds=[])
+    async with services.db.read() as connection:
+        brief, _ = await repository.history(connection, where, first=5, brief=True)
+        full, _ = await repository.history(connection, where, first=5)
+    rows: list[Any] = [*brief, *full]  # rows, with their mappings
+    assert [set(row._mapping) for row in rows[:3]] == [set(repository.BRIEF_COLUMNS)] * 3
+    for short, whole in zip(rows[:3], rows[3:], strict=True):
+        assert dict(short._mapping) == {k: whole._mapping[k] for k in repository.BRIEF_COLUMNS}
