@@ -233,9 +233,8 @@ class _Prepared:
     compiled: Compiled
     binds: tuple[tuple[str, Callable[[Any], Any] | None], ...]
     defaults: tuple[tuple[str, Any], ...]
-    returns: bool
     processors: tuple[tuple[int, Callable[[Any], Any]], ...] = ()
-    row_type: type[tuple[Any, ...]] | None = None
+    row_type: type[tuple[Any, ...]] | None = None  # None for a statement returning no rows
 
 
 _prepared: dict[tuple[Executable, tuple[str, ...]], _Prepared | None] = {}
@@ -292,9 +291,7 @@ def _prepare(statement: Executable, dialect: Dialect, keys: tuple[str, ...]) -> 
     row_type = _row_type(tuple(entry.keyname for entry in results)) if results else None
     if results and row_type is None:
         return None
-    return _Prepared(
-        compiled.string, compiled, binds, tuple(defaults), bool(results), processors, row_type
-    )
+    return _Prepared(compiled.string, compiled, binds, tuple(defaults), processors, row_type)
 
 
 def _run(raw: sqlite3.Connection, prepared: _Prepared, parameters: Mapping[str, Any]) -> Rows:
@@ -307,7 +304,8 @@ def _run(raw: sqlite3.Connection, prepared: _Prepared, parameters: Mapping[str, 
         for name, process in prepared.binds
     ]
     cursor = raw.execute(prepared.sql, row)
-    if not prepared.returns:
+    make = prepared.row_type
+    if make is None:
         return Rows(cursor.rowcount, [])
     found = cursor.fetchall()
     if prepared.processors:
@@ -318,8 +316,6 @@ def _run(raw: sqlite3.Connection, prepared: _Prepared, parameters: Mapping[str, 
                 columns[n] = process(columns[n])
             processed.append(columns)
         found = processed
-    make = prepared.row_type
-    assert make is not None
     return Rows(cursor.rowcount, [make._make(columns) for columns in found])  # type: ignore[attr-defined]
 
 

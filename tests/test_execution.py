@@ -147,18 +147,22 @@ def test_plain_selections_are_compiled_and_others_are_not() -> None:
     assert compiled["Item"] == [True, False, False]
 
 
-def test_types_built_per_row_get_every_field() -> None:
-    # `build` skips the dataclass __init__ (and its defaults): `of` must give every field
+def _record(currency: str) -> Any:
     from graphql_payments.db import utcnow
     from graphql_payments.payments import models
-    from graphql_payments.payments.types import Payment
 
-    row = models.Payment(
+    return models.Payment(
         id="pay_1", user_id="u", kind=models.PaymentKind.CREDIT_PURCHASE,
-        status=models.PaymentStatus.PENDING, amount=1000, currency="USD", refunded_amount=0,
+        status=models.PaymentStatus.PENDING, amount=1000, currency=currency, refunded_amount=0,
         transfer_reversed_amount=0, created_at=utcnow(), updated_at=utcnow(),
     )  # fmt: skip
-    shown = Payment.of(row)
+
+
+def test_types_built_per_row_get_every_field() -> None:
+    # `of` skips the dataclass __init__ (and its defaults): every field must still be there
+    from graphql_payments.payments.types import Payment
+
+    shown = Payment.of(_record("USD"))
     for field in dataclasses.fields(Payment):
         if field.init:
             getattr(shown, field.name)
@@ -167,15 +171,10 @@ def test_types_built_per_row_get_every_field() -> None:
 
 
 def test_a_payment_shows_its_record_as_it_was_when_shown() -> None:
-    from graphql_payments.db import utcnow
     from graphql_payments.payments import models
     from graphql_payments.payments.types import Payment
 
-    record = models.Payment(
-        id="pay_1", user_id="u", kind=models.PaymentKind.CREDIT_PURCHASE,
-        status=models.PaymentStatus.PENDING, amount=1000, currency="JPY", refunded_amount=0,
-        transfer_reversed_amount=0, created_at=utcnow(), updated_at=utcnow(),
-    )  # fmt: skip
+    record = _record("JPY")
     shown = Payment.of(record)
     record.status = models.PaymentStatus.SUCCEEDED
     record.refunded_amount = 500

@@ -63,7 +63,7 @@ def node_fields(info: Info) -> frozenset[str]:
     key = (id(info.operation), tuple(info.path.as_list()))
     found = _NODE_FIELDS.get(key)
     if found is None:
-        connections = [s for field in info.selected_fields for s in _inner(field)]
+        connections = [s for field in info.selected_fields for s in field.selections]
         names = frozenset(_names(_below(_below(connections, "edges"), "node")))
         if len(_NODE_FIELDS) >= MAX_NODE_FIELDS:
             _NODE_FIELDS.clear()
@@ -71,18 +71,14 @@ def node_fields(info: Info) -> frozenset[str]:
     return found[1]
 
 
-def _inner(selection: Selection) -> list[Selection]:
-    return list(selection.selections) if selection.selections else []
-
-
 def _below(selections: list[Selection], name: str) -> list[Selection]:
     """What every field `name` among `selections` (fragments included) selects."""
     found: list[Selection] = []
     for selection in selections:
         if not isinstance(selection, SelectedField):
-            found += _below(_inner(selection), name)
+            found += _below(selection.selections, name)
         elif selection.name == name:
-            found += _inner(selection)
+            found += selection.selections
     return found
 
 
@@ -92,7 +88,7 @@ def _names(selections: list[Selection]) -> set[str]:
         if isinstance(selection, SelectedField):
             names.add(selection.name)
         else:
-            names |= _names(_inner(selection))
+            names |= _names(selection.selections)
     return names
 
 
