@@ -8,6 +8,8 @@ one runs anyway.
 - webhook retries: every second, events waiting for a (re)try;
 - event relay: every half second, outbox deliveries that are due (see `events.relay`);
 - reconciliation: every `PAYMENTS_RECONCILE_INTERVAL` (see `operations.reconcile`);
+- SQLite checkpoint: every second, the write-ahead log copied back into the database file on a
+  worker thread (`Database.checkpoint`), off the event loop's thread where the one writer runs;
 - purge: hourly, expired idempotency keys, processed webhook events older than
   `PAYMENTS_WEBHOOK_RETENTION_DAYS`, finished repair claims, and outbox events delivered
   everywhere more than `PAYMENTS_EVENTS_RETENTION_DAYS` ago (failed events, dead letters and
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 
 RETRY_INTERVAL = 1.0
 RELAY_INTERVAL = 0.5
+CHECKPOINT_INTERVAL = 1.0
 PURGE_INTERVAL = 3600.0
 
 
@@ -75,6 +78,7 @@ def jobs(services: Services) -> list[Job]:
         Job("webhook-retries", RETRY_INTERVAL, lambda s: s.inbox.process_due()),
         Job("event-relay", RELAY_INTERVAL, lambda s: s.relay.drain()),
         Job("reconciliation", services.settings.reconcile_interval, reconcile, spread=True),
+        Job("sqlite-checkpoint", CHECKPOINT_INTERVAL, lambda s: s.db.checkpoint()),
         Job("purge", PURGE_INTERVAL, purge),
     ]
 

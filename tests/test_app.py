@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 
 import httpx
+from starlette.applications import Starlette
 
+from graphql_payments.app import YOUNG_COLLECTION
 from tests.helpers import GraphQLClient, signed
 
 CREDIT_PACKAGES = """
@@ -97,3 +100,11 @@ async def test_webhook_without_or_with_bad_signature_is_refused(http: httpx.Asyn
     )
     # then
     assert [missing.status_code, bad.status_code, tampered.status_code] == [400, 400, 400]
+
+
+async def test_a_running_server_collects_young_garbage_less_often(app: Starlette) -> None:
+    before = gc.get_threshold()
+    async with app.router.lifespan_context(app):
+        running = gc.get_threshold()
+    assert running == (max(before[0], YOUNG_COLLECTION), before[1], before[2])
+    assert gc.get_threshold() == before

@@ -5,12 +5,23 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import enum
+import gc
 from inspect import isawaitable
 from typing import Any
 
 import pytest
 import strawberry
-from graphql import ExecutionResult, execute, parse
+from graphql import (
+    ExecutionResult,
+    GraphQLField,
+    GraphQLInt,
+    GraphQLList,
+    GraphQLObjectType,
+    GraphQLResolveInfo,
+    GraphQLSchema,
+    execute,
+    parse,
+)
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from graphql_payments.graphql import execution
@@ -182,3 +193,46 @@ def test_a_payment_shows_its_record_as_it_was_when_shown() -> None:
     assert shown.refunded_amount.formatted() == "0 JPY"
     assert shown.captured_amount is None
     assert not hasattr(shown, "version")  # a column, not a field of the type
+
+
+def _left_in_cycles(executor: type[Any]) -> list[Any]:
+    """The execution contexts a query run with `executor` leaves for the cycle collector."""
+    gc.collect()
+    gc.disable()
+    try:
+        _run(QUERIES["plain"], executor)
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        return [found for found in gc.garbage if isinstance(found, executor)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+
+
+def test_an_execution_is_freed_as_soon_as_it_ends() -> None:
+    # graphql-core's context holds its own bound methods (resolve info's helpers): a cycle
+    assert _left_in_cycles(StrawberryGraphQLCoreExecutionContext)
+    assert _left_in_cycles(CompiledExecutionContext) == []
+
+
+def test_resolvers_still_reach_their_execution_through_its_helpers() -> None:
+    async def one(n: int) -> int:
+        await asyncio.sleep(0)
+        return n
+
+    async def gathered(_root: Any, info: GraphQLResolveInfo[Any]) -> list[int]:
+        info.async_helpers.track([one(0)])
+        return list(await info.async_helpers.gather([one(1), one(2)]))
+
+    query = GraphQLObjectType(
+        "Query", {"gathered": GraphQLField(GraphQLList(GraphQLInt), resolve=gathered)}
+    )
+
+    async def run() -> ExecutionResult:
+        result = execute(
+            GraphQLSchema(query), parse("{ gathered }"), executor_class=CompiledExecutionContext
+        )
+        return await result if isawaitable(result) else result
+
+    assert asyncio.run(run()).data == {"gathered": [1, 2]}

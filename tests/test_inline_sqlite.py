@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from graphql_payments import inline_sqlite
 from graphql_payments.db import Database
@@ -99,3 +100,43 @@ async def test_a_lock_held_past_the_timeout_fails_the_write(
     async with later.reading() as session:
         assert await session.get(IdempotencyKey, ("s", "u", "late")) is None
     await later.dispose()
+
+
+def _keys_in_file_alone(sqlite_file: Path, copy: Path) -> int:
+    """How many idempotency keys the database file holds without its write-ahead log."""
+    shutil.copy(sqlite_file, copy)
+    connection = sqlite3.connect(copy)
+    try:
+        return int(connection.execute("SELECT count(*) FROM idempotency_keys").fetchone()[0])
+    finally:
+        connection.close()
+
+
+async def test_the_writer_leaves_checkpoints_to_the_background(
+    sqlite_file: Path, database_url: str, tmp_path: Path
+) -> None:
+    db = Database(database_url)
+    try:
+        async with db.transaction() as session:
+            # the writer on the loop's thread never copies the log back itself
+            pragma = await session.execute(text("PRAGMA wal_autocheckpoint"))
+            assert pragma.scalar_one() == 0
+            for n in range(3):
+                session.add(IdempotencyKey(scope="s", user_id="u", key=f"k{n}",
+                                           request_hash="h", resource_id="r"))  # fmt: skip
+        before = _keys_in_file_alone(sqlite_file, tmp_path / "before.db")
+        await db.checkpoint()
+        after = _keys_in_file_alone(sqlite_file, tmp_path / "after.db")
+    finally:
+        await db.dispose()
+    # then: the committed keys were only in the log until the checkpoint copied them
+    assert (before, after) == (0, 3)
+
+
+async def test_an_in_memory_database_has_no_checkpoint() -> None:
+    db = Database("sqlite+aiosqlite:///:memory:")
+    try:
+        await db.checkpoint()
+        assert db._checkpointer is None
+    finally:
+        await db.dispose()

@@ -20,6 +20,7 @@ effects, so its answer and its error (with path and locations) are exactly the u
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from keyword import iskeyword
 from typing import Any
@@ -35,6 +36,7 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLResolveInfoHelpers,
     GraphQLString,
     InlineFragmentNode,
     SelectionSetNode,
@@ -254,8 +256,31 @@ class _Compiler:
 _plans: dict[tuple[str, tuple[int, ...]], tuple[tuple[FieldNode, ...], Completer | None]] = {}
 
 
+def _helpers(context: weakref.ReferenceType[CompiledExecutionContext]) -> GraphQLResolveInfoHelpers:
+    """Resolve info's helpers of `context`, reaching it through a weak reference."""
+
+    def gather(values: Any) -> Any:
+        return context().gather_async_work(values)  # type: ignore[union-attr]
+
+    def track(values: Any) -> None:
+        context().track_async_work(values)  # type: ignore[union-attr]
+
+    return GraphQLResolveInfoHelpers(gather, track)
+
+
 class CompiledExecutionContext(StrawberryGraphQLCoreExecutionContext):
-    """graphql-core's execution, with plain objects completed by compiled plans."""
+    """graphql-core's execution, with plain objects completed by compiled plans.
+
+    graphql-core's context holds resolve info's helpers as its own bound methods: a reference
+    cycle, which keeps a request's whole execution (its context, document fields, variables)
+    alive until a full garbage collection finds it. Here the helpers reach the context
+    weakly (a resolver only calls them while its execution runs), so an execution is freed as
+    soon as the request is answered.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.async_helpers = _helpers(weakref.ref(self))
 
     def complete_object_value(
         self,
