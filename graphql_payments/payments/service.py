@@ -484,7 +484,7 @@ class PaymentService:
     ) -> None:
         if amount != payment.amount or (currency or "").upper() != payment.currency:
             log.error(
-                "payment %s: Stripe reports %s %s but we expected %s %s; not fulfilled",
+                "payment %s: Stripe reports %r %s but we expected %s %s; not fulfilled",
                 payment.id,
                 amount,
                 currency,

@@ -5,6 +5,7 @@ object."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -114,3 +115,20 @@ async def test_a_change_to_a_payment_changed_since_it_was_read_is_refused(
     row, events = await written(services, payment_id)
     assert (row["status"], row["version"]) == (PaymentStatus.PENDING, 1)
     assert [kind for kind, _, _ in events] == ["payment.created"]
+
+
+@pytest.mark.parametrize("reported", [999, "1000"], ids=["other amount", "amount as text"])
+async def test_a_session_paid_for_another_amount_fulfils_nothing(
+    services: Services, reported: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    (payment_id,) = await payment_rows(services, 1, status=PaymentStatus.PENDING)
+    session_paid = dataclasses.replace(paid(payment_id), amount_total=reported)
+    async with services.db.transaction() as session:
+        await services.payments.apply_checkout_session(session_paid, session=session)
+    columns, events = await written(services, payment_id)
+    # then: still pending, marked as a mismatch, no credits; the log shows what Stripe sent
+    assert columns["status"] is PaymentStatus.PENDING
+    assert columns["failure_code"] == "amount_mismatch"
+    assert [event[0] for event in events if event[0].startswith("credits.")] == []
+    assert await services.credits.balance("alice") == 0
+    assert f"Stripe reports {reported!r} USD but we expected 1000 USD" in caplog.text
