@@ -13,10 +13,13 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from starlette.applications import Starlette
 
 from graphql_payments import inline_sqlite
-from graphql_payments.db import Database
+from graphql_payments.db import Database, sqlite_path
 from graphql_payments.idempotency import IdempotencyKey
+from graphql_payments.maintenance import CHECKPOINT_INTERVAL
+from graphql_payments.services import Services
 
 HOLD_SECONDS = 0.5
 HOLDER = """
@@ -140,3 +143,18 @@ async def test_an_in_memory_database_has_no_checkpoint() -> None:
         assert db._checkpointer is None
     finally:
         await db.dispose()
+
+
+async def test_a_running_server_checkpoints_in_the_background(
+    app: Starlette, services: Services, database_url: str, tmp_path: Path
+) -> None:
+    path = sqlite_path(database_url)
+    assert path is not None
+    async with app.router.lifespan_context(app):
+        async with services.db.transaction() as session:
+            session.add(IdempotencyKey(scope="s", user_id="u", key="bg", request_hash="h",
+                                       resource_id="r"))  # fmt: skip
+        deadline = time.monotonic() + 5 * CHECKPOINT_INTERVAL
+        while _keys_in_file_alone(path, tmp_path / "copy.db") == 0:
+            assert time.monotonic() < deadline, "no checkpoint from the background work"
+            await asyncio.sleep(0.1)

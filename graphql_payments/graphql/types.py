@@ -2,22 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
-
 import strawberry
 
 from graphql_payments import money
-
-T = TypeVar("T")
-
-
-def build(cls: type[T], **fields: Any) -> T:
-    """An instance of the Strawberry type `cls` with these fields (all of them), made without
-    the dataclass `__init__`: for types built per row (a payment's amounts), whose generated
-    `__init__` costs more than the rest of their conversion."""
-    instance = object.__new__(cls)
-    instance.__dict__.update(fields)
-    return instance
 
 
 @strawberry.type(description="An amount of money: integer minor units plus an ISO 4217 code.")
@@ -33,4 +20,8 @@ class Money:
 
     @classmethod
     def of(cls, amount: int, currency: str) -> Money:
-        return build(cls, amount=amount, currency=currency)
+        """Made without the dataclass `__init__`, which costs more than the rest of a payment's
+        amount (one of these per amount shown)."""
+        instance = object.__new__(cls)
+        instance.__dict__.update(amount=amount, currency=currency)
+        return instance
