@@ -4,8 +4,10 @@ PAYMENTS_TEST_POSTGRES_URL is set) with the Stripe sandbox behind the real `stri
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -37,6 +39,31 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def logging_as_it_was() -> Iterator[None]:
+    """The root logger's handlers and level as before the test: a test that runs the CLI
+    configures logging onto the stream pytest captured for it, closed once the test ends."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    for handler in handlers:
+        root.addHandler(handler)
+    root.setLevel(level)
+
+
+@pytest.fixture
+def one_rate_window() -> None:
+    """Starts a test of rate limits early enough in a minute to end in it. The sliding window
+    counter weighs the last window's hits by the share of it still in view and rounds down, so
+    just after a window's edge one hit more goes through: counts that straddle an edge are off
+    by one (a limit of one minute or longer keeps this to the edges of minutes)."""
+    left = 60 - time.time() % 60
+    if left < 10:
+        time.sleep(left + 0.05)
 
 
 @pytest.fixture(scope="session")

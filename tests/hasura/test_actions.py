@@ -316,6 +316,7 @@ async def test_oversized_bodies_are_413(settings: Settings) -> None:
     assert answer.json()["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
 
 
+@pytest.mark.usefixtures("one_rate_window")
 async def test_failed_secrets_are_rate_limited(settings: Settings) -> None:
     # given
     limits = {**DEFAULT_RATE_LIMITS, "auth": "2/minute"}

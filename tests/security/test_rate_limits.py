@@ -24,6 +24,8 @@ from tests.security.conftest import AppClient
 PACKAGES = "{ creditPackages { id } }"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
+pytestmark = pytest.mark.usefixtures("one_rate_window")
+
 
 def limits(**kinds: str) -> dict[str, str]:
     return {**DEFAULT_RATE_LIMITS, **kinds}
