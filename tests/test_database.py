@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.orm import Session
 
 from graphql_payments import idempotency
-from graphql_payments.db import per_dialect, sqlite_path, utcnow
+from graphql_payments.db import Database, per_dialect, sqlite_path, utcnow
+from graphql_payments.errors import IdempotencyKeyReused
 from graphql_payments.idempotency import IdempotencyKey
 from graphql_payments.idempotency import repository as idempotency_keys
 from graphql_payments.ledger import repository as ledger
@@ -65,6 +66,39 @@ async def test_idempotency_keys_expire_after_their_ttl(services: Services) -> No
     assert purged == 1
     async with services.db.reading() as session:
         assert await session.get(IdempotencyKey, ("s", "u", "new")) is not None
+
+
+async def test_a_new_idempotency_key_is_claimed_in_one_statement() -> None:
+    # given: a database whose statements all go through SQLAlchemy (in memory: no inline
+    # writer), those on idempotency keys counted
+    db = Database("sqlite+aiosqlite:///:memory:")
+    async with db.engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)
+    seen: list[str] = []
+    event.listen(
+        db.engine.sync_engine,
+        "before_cursor_execute",
+        lambda _c, _cursor, sql, *_: seen.append(sql.split()[0]) if "idempotency" in sql else 0,
+    )
+
+    async def claim(new_id: str, digest: str = "h") -> tuple[idempotency.Claim, list[str]]:
+        seen.clear()
+        keyed = idempotency.Request("checkout", "alice", "key-1", digest)
+        async with db.transaction() as session:
+            return await idempotency.get_or_claim(session, keyed, new_id=new_id), list(seen)
+
+    try:
+        # when
+        first, first_statements = await claim("pay_1")
+        retry, retry_statements = await claim("pay_2")
+        with pytest.raises(IdempotencyKeyReused):
+            await claim("pay_3", digest="other input")
+    finally:
+        await db.dispose()
+    # then: a new key is one INSERT; a stored one, the INSERT that finds it and its read
+    assert (first, first_statements) == (idempotency.Claim("pay_1", created=True), ["INSERT"])
+    assert retry == idempotency.Claim("pay_1", created=False)
+    assert retry_statements == ["INSERT", "SELECT"]
 
 
 def test_a_write_statement_is_built_once_per_dialect() -> None:

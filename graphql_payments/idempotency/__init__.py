@@ -80,21 +80,13 @@ def check_key(key: str) -> str:
 
 
 async def get_or_claim(session: AsyncSession, request: Request, *, new_id: str) -> Claim:
-    """The resource this key already made, or a claim on the key for `new_id`.
+    """A claim on the key for `new_id`, or the resource this key already made.
 
-    A concurrent request with the same key waits on our claim until we commit and then finds
-    our resource; a key reused with a different input raises IdempotencyKeyReused.
+    The claim comes first: a new key, the usual case, takes one statement, and a stored one
+    two. A concurrent request with the same key waits on our claim until we commit and then
+    finds our resource; a key reused with a different input raises IdempotencyKeyReused.
     """
     for _ in range(2):
-        row = await repository.get(
-            session, scope=request.scope, owner=request.owner, key=request.key
-        )
-        if row is not None:
-            if row.request_hash != request.digest:
-                raise IdempotencyKeyReused(
-                    "This idempotency key was already used with a different input; use a new key."
-                )
-            return Claim(row.resource_id, created=False)
         if await repository.insert(
             session,
             scope=request.scope,
@@ -104,6 +96,15 @@ async def get_or_claim(session: AsyncSession, request: Request, *, new_id: str) 
             resource_id=new_id,
         ):
             return Claim(new_id, created=True)
+        row = await repository.get(
+            session, scope=request.scope, owner=request.owner, key=request.key
+        )
+        if row is not None:  # None: purged after it stopped our claim, so claim it again
+            if row.request_hash != request.digest:
+                raise IdempotencyKeyReused(
+                    "This idempotency key was already used with a different input; use a new key."
+                )
+            return Claim(row.resource_id, created=False)
     raise AssertionError("an idempotency key that is neither stored nor storable")
 
 
