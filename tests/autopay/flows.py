@@ -197,6 +197,20 @@ def sandbox_now(sandbox: Sandbox) -> dt.datetime:
     return dt.datetime.fromtimestamp(sandbox.clock.now(), dt.UTC)
 
 
+def quiet_day(sandbox: Sandbox) -> dt.datetime:
+    """Move the sandbox clock to noon on the 2nd of next month, and return that moment.
+
+    A monthly autopay made on its own day of the month is charged at once, and one for the
+    31st on a month's last day: tests that make one start on the 2nd, which none of them
+    names, and at noon, so that "the same day" holds while they run."""
+    now = sandbox_now(sandbox)
+    moment = (now.replace(day=1) + dt.timedelta(days=32)).replace(
+        day=2, hour=12, minute=0, second=0, microsecond=0
+    )
+    sandbox.clock.advance(int(moment.timestamp()) - sandbox.clock.now())
+    return moment
+
+
 async def advance_to(services: Services, moment: dt.datetime) -> None:
     """Move the sandbox clock to `moment` (as Stripe test clocks do); due autopays run."""
     assert services.sandbox is not None
