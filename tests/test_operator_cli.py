@@ -81,8 +81,8 @@ def test_reconcile_replay_and_verify_use_the_running_servers_sandbox(
         assert main(["ledger", "verify", "--stripe"]) == 1
         assert "ours PENDING, Stripe succeeded" in capsys.readouterr().out
         # when: one reconciliation pass
-        today = dt.datetime.now(dt.UTC).date().isoformat()
-        assert main(["reconcile", "--since", today]) == 0
+        yesterday = (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).date().isoformat()
+        assert main(["reconcile", "--since", yesterday]) == 0
         out = capsys.readouterr().out
         assert "REPAIRED event" in out
         assert "caught up: HANDLED" in out

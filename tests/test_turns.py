@@ -29,7 +29,7 @@ async def test_at_most_size_run_and_waiting_gives_the_turn_back() -> None:
             async with turns.waiting():  # a call to Stripe
                 waiting_at_once += 1
                 most_waiting = max(most_waiting, waiting_at_once)
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(0.2)
                 waiting_at_once -= 1
             running += 1
             most = max(most, running)

@@ -5,7 +5,6 @@ would drop Hasura's whole response. Such a join costs a few thousand under the q
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -56,13 +55,11 @@ async def test_a_join_over_1000_orders_is_one_read(gql: GraphQLClient, services:
     headers = TRUSTED | {"x-hasura-role": "user", "x-hasura-user-id": "alice"}
     # A new document of a thousand fields is parsed and validated once (about 0.3-0.8 s on
     # this machine, all in graphql-core); Hasura sends the same text for the same rows, and the
-    # parser and validation caches keep it. The bound below is for the answer itself.
+    # parser and validation caches keep it.
     await gql.data(query, headers=headers)
     # when
     with statements(services) as sent:
-        started = time.perf_counter()
         data = await gql.data(query, headers=headers)
-        elapsed = time.perf_counter() - started
     # then
     assert [data[f"p{n}"]["orderId"] for n in range(ORDERS)] == [
         f"order-{n:04d}" for n in range(ORDERS)
@@ -70,7 +67,6 @@ async def test_a_join_over_1000_orders_is_one_read(gql: GraphQLClient, services:
     assert {data[f"p{n}"]["status"] for n in range(ORDERS)} == {"AUTHORIZED"}
     reads = [s for s in sent if "FROM payments" in s]
     assert len(reads) == 1, reads
-    assert elapsed < 1.0  # a generous sanity bound; speed is measured in benchmarks
 
 
 async def test_a_join_shows_only_the_callers_payments(

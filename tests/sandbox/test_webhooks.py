@@ -65,7 +65,7 @@ async def test_events_are_delivered_signed_with_stripe_shape(client: Any, sandbo
 
 async def test_delivery_does_not_hold_up_the_api(client: Any, sandbox: Sandbox) -> None:
     # given
-    receiver = Receiver(delay=0.5)
+    receiver = Receiver(delay=1.0)
     listen(sandbox, receiver)
 
     # when
@@ -75,7 +75,7 @@ async def test_delivery_does_not_hold_up_the_api(client: Any, sandbox: Sandbox) 
     await sandbox.webhooks.wait_idle()
 
     # then
-    assert elapsed < 0.4
+    assert elapsed < 0.9  # the API answered before the receiver did
     assert receiver.types == ["customer.created"]
 
 
@@ -117,8 +117,8 @@ async def test_retries_are_bounded(client: Any, sandbox: Sandbox) -> None:
 
 async def test_slow_receiver_times_out_and_is_retried() -> None:
     # given
-    sandbox = make_sandbox(webhook_timeout=0.1)
-    receiver = Receiver(delays=[0.3])
+    sandbox = make_sandbox(webhook_timeout=0.5)
+    receiver = Receiver(delays=[1.0])
     listen(sandbox, receiver)
 
     # when

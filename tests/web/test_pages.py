@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import subprocess
+from collections.abc import AsyncIterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -135,7 +137,8 @@ async def test_the_demo_signs_in_made_up_users_and_an_admin_in_sandbox_mode(
 async def test_with_real_stripe_there_is_no_demo_unless_asked_and_never_an_admin(
     database_url: str,
 ) -> None:
-    def app(**more: Any) -> httpx.AsyncClient:
+    @contextlib.asynccontextmanager
+    async def app(**more: Any) -> AsyncIterator[httpx.AsyncClient]:
         settings = Settings(
             database_url=database_url,
             stripe_secret_key="sk_test_real",
@@ -143,8 +146,13 @@ async def test_with_real_stripe_there_is_no_demo_unless_asked_and_never_an_admin
             jwt_secret=JWT_SECRET,
             **more,
         )
-        transport = httpx.ASGITransport(app=create_app(settings))
-        return httpx.AsyncClient(transport=transport, base_url="http://payments.test")
+        application = create_app(settings)
+        transport = httpx.ASGITransport(app=application)
+        try:
+            async with httpx.AsyncClient(transport=transport, base_url="http://payments.test") as c:
+                yield c
+        finally:
+            await application.state.services.aclose()
 
     async with app() as plain:
         assert (await plain.get("/demo")).status_code == 404
