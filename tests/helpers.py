@@ -17,6 +17,8 @@ import stripe
 import uvicorn
 from starlette.types import ASGIApp
 
+from graphql_payments.app import create_app
+from graphql_payments.config import Settings
 from graphql_payments.gateway import sign_webhook
 from graphql_payments.gateway.http import stripe_client
 from graphql_payments.sandbox import Sandbox
@@ -189,6 +191,21 @@ def sandbox_client(sandbox: Sandbox) -> stripe.StripeClient:
         api_base="http://sandbox.test",
         transport=httpx.ASGITransport(app=sandbox.app),
     )
+
+
+@contextlib.asynccontextmanager
+async def app_http(
+    settings: Settings, client_host: str = "127.0.0.1"
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app of its own made with `settings`, closed (limiter, services) after."""
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app, client=(client_host, 40000))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://payments.test") as c:
+            yield c
+    finally:
+        await app.state.limiter.aclose()
+        await app.state.services.aclose()
 
 
 @contextlib.asynccontextmanager

@@ -87,18 +87,28 @@ async def test_a_new_idempotency_key_is_claimed_in_one_statement() -> None:
         async with db.transaction() as session:
             return await idempotency.get_or_claim(session, keyed, new_id=new_id), list(seen)
 
+    def purge_after_the_claim_finds_it(conn: Any, cursor: Any, sql: str, *_: Any) -> None:
+        if sql.startswith("INSERT INTO idempotency_keys") and not cursor.rowcount:
+            conn.connection.cursor().execute("DELETE FROM idempotency_keys")  # its own cursor
+
     try:
         # when
         first, first_statements = await claim("pay_1")
         retry, retry_statements = await claim("pay_2")
         with pytest.raises(IdempotencyKeyReused):
             await claim("pay_3", digest="other input")
+        # and: the key is purged between the claim that found it and its read
+        event.listen(db.engine.sync_engine, "after_cursor_execute", purge_after_the_claim_finds_it)
+        purged, purged_statements = await claim("pay_4")
     finally:
         await db.dispose()
-    # then: a new key is one INSERT; a stored one, the INSERT that finds it and its read
+    # then: a new key is one INSERT; a stored one, the INSERT that finds it and its read; a
+    # key gone by the time it is read is claimed again
     assert (first, first_statements) == (idempotency.Claim("pay_1", created=True), ["INSERT"])
     assert retry == idempotency.Claim("pay_1", created=False)
     assert retry_statements == ["INSERT", "SELECT"]
+    assert purged == idempotency.Claim("pay_4", created=True)
+    assert purged_statements == ["INSERT", "SELECT", "INSERT"]
 
 
 def test_a_write_statement_is_built_once_per_dialect() -> None:

@@ -7,14 +7,13 @@ from typing import Any
 import httpx
 import pytest
 
-from graphql_payments.app import create_app
 from graphql_payments.config import DEFAULT_RATE_LIMITS, Settings
 from graphql_payments.hasura.actions import actions
 from graphql_payments.payments.models import PaymentStatus
 from graphql_payments.sandbox import Sandbox
 from tests.factories import payment_in
 from tests.hasura.flows import act, payload, through_graphql
-from tests.helpers import SHARED_SECRET, GraphQLClient
+from tests.helpers import SHARED_SECRET, GraphQLClient, app_http
 
 CHECKOUT_INPUT = {
     "input": {
@@ -239,12 +238,9 @@ async def test_the_legacy_action_secret_header_works(http: httpx.AsyncClient) ->
 
 async def test_actions_are_refused_without_a_configured_secret(settings: Settings) -> None:
     # given
-    app = create_app(settings.model_copy(update={"shared_secret": None}))
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://payments.test") as http:
+    async with app_http(settings.model_copy(update={"shared_secret": None})) as http:
         # when
         answer = await act(http, "me", headers={"X-Payments-Secret": ""})
-    await app.state.services.aclose()
     # then
     assert answer.status_code == 401
 
@@ -302,15 +298,12 @@ async def test_every_action_answers_in_hasura_format(http: httpx.AsyncClient) ->
 
 async def test_oversized_bodies_are_413(settings: Settings) -> None:
     # given
-    app = create_app(settings.model_copy(update={"max_body_bytes": 1024}))
-    transport = httpx.ASGITransport(app=app)
     body = payload("checkout", {"input": {**CHECKOUT_INPUT["input"], "cancelUrl": "x" * 2000}})
-    async with httpx.AsyncClient(transport=transport, base_url="http://payments.test") as http:
+    async with app_http(settings.model_copy(update={"max_body_bytes": 1024})) as http:
         # when
         answer = await http.post(
             "/hasura/actions", json=body, headers={"X-Payments-Secret": SHARED_SECRET}
         )
-    await app.state.services.aclose()
     # then
     assert answer.status_code == 413
     assert answer.json()["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
@@ -320,14 +313,10 @@ async def test_oversized_bodies_are_413(settings: Settings) -> None:
 async def test_failed_secrets_are_rate_limited(settings: Settings) -> None:
     # given
     limits = {**DEFAULT_RATE_LIMITS, "auth": "2/minute"}
-    app = create_app(settings.model_copy(update={"rate_limits": limits}))
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://payments.test") as http:
+    async with app_http(settings.model_copy(update={"rate_limits": limits})) as http:
         # when
         answers = [await act(http, "me", headers={"X-Payments-Secret": "guess"}) for _ in range(3)]
         good = await act(http, "me")
-    await app.state.limiter.aclose()
-    await app.state.services.aclose()
     # then
     assert [a.status_code for a in answers] == [401, 401, 429]
     assert answers[2].json()["extensions"]["code"] == "RATE_LIMITED"

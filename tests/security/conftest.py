@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 from starlette.applications import Starlette
 
-from graphql_payments.app import create_app
 from graphql_payments.config import Settings
 from graphql_payments.services import Services
+from tests.helpers import app_http
 
 AppClient = Callable[..., contextlib.AbstractAsyncContextManager[httpx.AsyncClient]]
 
@@ -21,19 +21,10 @@ AppClient = Callable[..., contextlib.AbstractAsyncContextManager[httpx.AsyncClie
 def app_client(settings: Settings) -> AppClient:
     """`async with app_client(max_query_cost=10) as http:` an app with these settings changed."""
 
-    @contextlib.asynccontextmanager
-    async def client(
+    def client(
         client_host: str = "127.0.0.1", **changes: Any
-    ) -> AsyncIterator[httpx.AsyncClient]:
-        app = create_app(settings.model_copy(update=changes))
-        transport = httpx.ASGITransport(app=app, client=(client_host, 40000))
-        try:
-            async with httpx.AsyncClient(transport=transport, base_url="http://payments.test") as c:
-                yield c
-        finally:
-            await app.state.limiter.aclose()
-            services: Services = app.state.services
-            await services.aclose()
+    ) -> contextlib.AbstractAsyncContextManager[httpx.AsyncClient]:
+        return app_http(settings.model_copy(update=changes), client_host)
 
     return client
 

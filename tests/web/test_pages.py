@@ -6,7 +6,6 @@ import contextlib
 import re
 import shutil
 import subprocess
-from collections.abc import AsyncIterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from graphql_payments.app import create_app
 from graphql_payments.config import Settings
 from graphql_payments.sandbox import Sandbox
 from graphql_payments.web.pages import CDN, VENDORED
-from tests.helpers import CHECKOUT, JWT_SECRET, GraphQLClient, as_user, checkout
+from tests.helpers import CHECKOUT, JWT_SECRET, GraphQLClient, app_http, as_user, checkout
 
 ROOT = Path(__file__).parents[2]
 
@@ -137,8 +136,7 @@ async def test_the_demo_signs_in_made_up_users_and_an_admin_in_sandbox_mode(
 async def test_with_real_stripe_there_is_no_demo_unless_asked_and_never_an_admin(
     database_url: str,
 ) -> None:
-    @contextlib.asynccontextmanager
-    async def app(**more: Any) -> AsyncIterator[httpx.AsyncClient]:
+    def app(**more: Any) -> contextlib.AbstractAsyncContextManager[httpx.AsyncClient]:
         settings = Settings(
             database_url=database_url,
             stripe_secret_key="sk_test_real",
@@ -146,13 +144,7 @@ async def test_with_real_stripe_there_is_no_demo_unless_asked_and_never_an_admin
             jwt_secret=JWT_SECRET,
             **more,
         )
-        application = create_app(settings)
-        transport = httpx.ASGITransport(app=application)
-        try:
-            async with httpx.AsyncClient(transport=transport, base_url="http://payments.test") as c:
-                yield c
-        finally:
-            await application.state.services.aclose()
+        return app_http(settings)
 
     async with app() as plain:
         assert (await plain.get("/demo")).status_code == 404
